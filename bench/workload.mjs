@@ -1,0 +1,88 @@
+// YCSB workload pieces shared by the benchmarks: key names, value bytes and
+// key choosers (uniform; scrambled zipfian after Gray et al., SIGMOD 1994, as
+// YCSB draws them). Key sequences are drawn before timing starts so every
+// system measured replays the same sequence.
+
+export const VALUE_BYTES = 100;
+
+/** "user" + a 12-digit number, as in the issue's YCSB setup. */
+export function keyName(i) {
+  return 'user' + String(i).padStart(12, '0');
+}
+
+/**
+ * The key strings, flat. `'user' + digits` makes a V8 cons-string (two heap
+ * objects), the shape of a key built by concatenation in the hot loop; keys
+ * that arrive parsed from input (JSON, a Buffer) are flat. Every system in a
+ * run gets the same strings.
+ */
+export function makeKeys(records) {
+  const keys = new Array(records);
+  for (let i = 0; i < records; i++) keys[i] = Buffer.from(keyName(i), 'latin1').toString('latin1');
+  return keys;
+}
+
+/** Small deterministic PRNG (xorshift64*), so runs are reproducible. */
+export function rng(seed) {
+  let x = BigInt.asUintN(64, BigInt(seed) * 0x9e3779b97f4a7c15n + 1n);
+  return () => {
+    x ^= x >> 12n;
+    x ^= BigInt.asUintN(64, x << 25n);
+    x ^= x >> 27n;
+    return Number(BigInt.asUintN(64, x * 0x2545f4914f6cdd1dn) >> 11n) / 2 ** 53;
+  };
+}
+
+function scramble(rank, n) {
+  // A 32-bit mix of the rank (murmur3 finalizer), then into [0, n).
+  let h = rank >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) % n;
+}
+
+export function zipfianSequence(n, count, theta = 0.99, seed = 42) {
+  let zetan = 0;
+  for (let i = 1; i <= n; i++) zetan += 1 / Math.pow(i, theta);
+  const zeta2 = 1 + 1 / Math.pow(2, theta);
+  const alpha = 1 / (1 - theta);
+  const eta = (1 - Math.pow(2 / n, 1 - theta)) / (1 - zeta2 / zetan);
+  const halfPowTheta = 1 + Math.pow(0.5, theta);
+  const random = rng(seed);
+  const out = new Uint32Array(count);
+  for (let i = 0; i < count; i++) {
+    const u = random();
+    const uz = u * zetan;
+    let rank;
+    if (uz < 1) rank = 0;
+    else if (uz < halfPowTheta) rank = 1;
+    else rank = Math.min(n - 1, Math.floor(n * Math.pow(eta * u - eta + 1, alpha)));
+    out[i] = scramble(rank, n);
+  }
+  return out;
+}
+
+export function uniformSequence(n, count, seed = 7) {
+  const random = rng(seed);
+  const out = new Uint32Array(count);
+  for (let i = 0; i < count; i++) out[i] = Math.floor(random() * n);
+  return out;
+}
+
+/** true = write, with probability writeShare. */
+export function writeMask(count, writeShare, seed = 3) {
+  const random = rng(seed);
+  const out = new Uint8Array(count);
+  for (let i = 0; i < count; i++) out[i] = random() < writeShare ? 1 : 0;
+  return out;
+}
+
+export function makeValue(seed = 1) {
+  const random = rng(seed);
+  const v = Buffer.allocUnsafe(VALUE_BYTES);
+  for (let i = 0; i < VALUE_BYTES; i++) v[i] = Math.floor(random() * 256);
+  return v;
+}

@@ -1,0 +1,25 @@
+// tidekv: an embedded, transactional state store for stream processors.
+// This file is the whole public API; everything else in lib/ is internal.
+import { invalidArgument } from './errors.js';
+import { addon } from './native.js';
+import { describe, resolveOptions, type OpenOptions } from './options.js';
+import { Store } from './store.js';
+
+export { TidekvError, type TidekvErrorCode } from './errors.js';
+export type { EngineName, OpenOptions } from './options.js';
+export type { Capabilities, CompactionResult, Key, Limits, Op, Stats, Value } from './store.js';
+export { Store };
+
+/**
+ * Opens (creating if needed) the store in directory `dir`. The directory is
+ * owned by one open store at a time: a second open gets ERR_LOCKED.
+ */
+export async function open(dir: string, options?: OpenOptions): Promise<Store> {
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw invalidArgument(`dir must be a non-empty string, got ${describe(dir)}`);
+  }
+  const resolved = resolveOptions(options);
+  const { engine, ...engineOptions } = resolved;
+  const native = await addon.openHybridLog(dir, engineOptions);
+  return Store.create(native, engine);
+}

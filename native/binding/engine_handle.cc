@@ -1,0 +1,500 @@
+#include "binding/engine_handle.h"
+
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/limits.h"
+#include "common/merge.h"
+#include "common/write_batch.h"
+
+namespace tidekv::binding {
+
+namespace {
+
+// Operation codes of applyBatch's `types` array; lib/store.ts writes them.
+enum BatchCode : uint8_t { kBatchPut = 1, kBatchDelete = 2, kBatchIncrement = 3, kBatchAppend = 4 };
+
+void Throw(napi_env env, const Status& status) { ThrowStatus(env, status); }
+
+class CompactWorker final : public Napi::AsyncWorker {
+ public:
+  // Holding `receiver` keeps the handle from being collected while this runs.
+  CompactWorker(Napi::Object receiver, std::shared_ptr<Engine> engine)
+      : Napi::AsyncWorker(receiver.Env()),
+        receiver_(Napi::Persistent(receiver)),
+        engine_(std::move(engine)),
+        deferred_(Napi::Promise::Deferred::New(receiver.Env())) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = engine_->Compact(&result_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      ThrowStatus(env, status_);
+      Napi::Error error = env.GetAndClearPendingException();
+      deferred_.Reject(error.Value());
+      return;
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("recordsScanned", Napi::Number::New(env, static_cast<double>(result_.records_scanned)));
+    r.Set("recordsMoved", Napi::Number::New(env, static_cast<double>(result_.records_moved)));
+    r.Set("bytesReclaimed", Napi::Number::New(env, static_cast<double>(result_.bytes_reclaimed)));
+    r.Set("filesDeleted", Napi::Number::New(env, static_cast<double>(result_.files_deleted)));
+    r.Set("longestPauseMicros", Napi::Number::New(env, static_cast<double>(result_.longest_pause_micros)));
+    deferred_.Resolve(r);
+  }
+
+ private:
+  Napi::ObjectReference receiver_;
+  std::shared_ptr<Engine> engine_;
+  Napi::Promise::Deferred deferred_;
+  Status status_;
+  CompactionResult result_;
+};
+
+class CloseWorker final : public Napi::AsyncWorker {
+ public:
+  // Holding `receiver` keeps the handle from being collected while this runs.
+  CloseWorker(Napi::Object receiver, std::shared_ptr<Engine> engine)
+      : Napi::AsyncWorker(receiver.Env()),
+        receiver_(Napi::Persistent(receiver)),
+        engine_(std::move(engine)),
+        deferred_(Napi::Promise::Deferred::New(receiver.Env())) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    status_ = engine_->Close();
+    engine_.reset();  // free memory and unmap here, off the JS thread
+  }
+  void OnOK() override {
+    if (status_.ok()) {
+      deferred_.Resolve(Env().Undefined());
+      return;
+    }
+    ThrowStatus(Env(), status_);
+    deferred_.Reject(Env().GetAndClearPendingException().Value());
+  }
+
+ private:
+  Napi::ObjectReference receiver_;
+  std::shared_ptr<Engine> engine_;
+  Napi::Promise::Deferred deferred_;
+  Status status_;
+};
+
+// Copies GetMany results into a JS-owned output buffer and a lengths array.
+class BufferSink final : public GetManySink {
+ public:
+  BufferSink(uint8_t* out, size_t out_bytes, int32_t* lengths) : out_(out), out_bytes_(out_bytes), lengths_(lengths) {}
+  bool OnResult(size_t i, const Slice* value) override {
+    if (value == nullptr) {
+      lengths_[i] = -1;
+    } else if (value->size() <= out_bytes_ - used_) {
+      std::memcpy(out_ + used_, value->data(), value->size());
+      used_ += value->size();
+      lengths_[i] = static_cast<int32_t>(value->size());
+    } else {
+      if (i == 0) lengths_[0] = -2 - static_cast<int32_t>(value->size());  // caller grows `out`
+      return false;
+    }
+    processed_ = i + 1;
+    return true;
+  }
+  size_t processed() const { return processed_; }
+
+ private:
+  uint8_t* out_;
+  size_t out_bytes_;
+  int32_t* lengths_;
+  size_t used_ = 0;
+  size_t processed_ = 0;
+};
+
+}  // namespace
+
+StoreCore::~StoreCore() {
+  if (out_ref != nullptr) napi_delete_reference(env, out_ref);
+}
+
+namespace {
+
+// ---- Hot path: plain N-API callbacks with the StoreCore as callback data. ----
+
+template <size_t N>
+StoreCore* Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
+  size_t argc = N;
+  void* data = nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);  // missing arguments read as undefined
+  return static_cast<std::shared_ptr<StoreCore>*>(data)->get();
+}
+
+Engine* EngineOf(napi_env env, StoreCore* core) {
+  if (core->engine == nullptr) {
+    Throw(env, Status::Closed("store is closed"));
+    return nullptr;
+  }
+  return core->engine.get();
+}
+
+napi_value Number(napi_env env, double v) {
+  napi_value result;
+  napi_create_double(env, v, &result);
+  return result;
+}
+
+napi_value Bool(napi_env env, bool v) {
+  napi_value result;
+  napi_get_boolean(env, v, &result);
+  return result;
+}
+
+// get(key) -> n >= 0: the value's n bytes are in the output buffer;
+//             -1: absent; <= -2: the value has -n - 2 bytes, more than the
+//             output buffer holds (call setOutput with a larger one, retry).
+napi_value HotGet(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  StoreCore* core = Args(env, info, argv);
+  Slice key;
+  if (!ReadKey(env, argv[0], &core->key_scratch, &key)) return nullptr;
+  Engine* engine = EngineOf(env, core);
+  if (engine == nullptr) return nullptr;
+  size_t value_bytes = 0;
+  Status s = engine->Get(key, reinterpret_cast<char*>(core->out_data), core->out_bytes, &value_bytes);
+  if (s.ok()) {
+    return Number(env, value_bytes <= core->out_bytes ? static_cast<double>(value_bytes)
+                                                      : -2.0 - static_cast<double>(value_bytes));
+  }
+  if (s.IsNotFound()) return Number(env, -1);
+  Throw(env, s);
+  return nullptr;
+}
+
+napi_value HotHas(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  StoreCore* core = Args(env, info, argv);
+  Slice key;
+  if (!ReadKey(env, argv[0], &core->key_scratch, &key)) return nullptr;
+  Engine* engine = EngineOf(env, core);
+  if (engine == nullptr) return nullptr;
+  bool found = false;
+  if (Status s = engine->Has(key, &found); !s.ok()) {
+    Throw(env, s);
+    return nullptr;
+  }
+  return Bool(env, found);
+}
+
+napi_value HotPut(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  StoreCore* core = Args(env, info, argv);
+  Engine* engine = EngineOf(env, core);
+  if (engine == nullptr) return nullptr;
+  Slice key, value;
+  if (!ReadKey(env, argv[0], &core->key_scratch, &key)) return nullptr;
+  if (!ReadBytes(env, argv[1], &core->value_scratch, engine->MaxValueBytes(), {"value"}, &value)) return nullptr;
+  if (Status s = engine->Put(key, value); !s.ok()) Throw(env, s);
+  return nullptr;
+}
+
+napi_value HotDelete(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  StoreCore* core = Args(env, info, argv);
+  Slice key;
+  if (!ReadKey(env, argv[0], &core->key_scratch, &key)) return nullptr;
+  Engine* engine = EngineOf(env, core);
+  if (engine == nullptr) return nullptr;
+  bool existed = false;
+  if (Status s = engine->Delete(key, &existed); !s.ok()) {
+    Throw(env, s);
+    return nullptr;
+  }
+  return Bool(env, existed);
+}
+
+// increment(key, delta = 1) -> bigint (the new value).
+napi_value HotIncrement(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  StoreCore* core = Args(env, info, argv);
+  Slice key;
+  int64_t delta = 1;
+  if (!ReadKey(env, argv[0], &core->key_scratch, &key)) return nullptr;
+  napi_valuetype delta_type;
+  napi_typeof(env, argv[1], &delta_type);
+  if (delta_type != napi_undefined && !ReadInt64(env, argv[1], {"delta"}, &delta)) return nullptr;
+  Engine* engine = EngineOf(env, core);
+  if (engine == nullptr) return nullptr;
+  char operand[kCounterBytes];
+  StoreFixed64(operand, static_cast<uint64_t>(delta));
+  int64_t result = 0;
+  if (Status s = engine->Merge(key, MergeOp::kAddInt64, Slice(operand, sizeof operand), &result); !s.ok()) {
+    Throw(env, s);
+    return nullptr;
+  }
+  napi_value v;
+  napi_create_bigint_int64(env, result, &v);
+  return v;
+}
+
+napi_value HotAppend(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  StoreCore* core = Args(env, info, argv);
+  Engine* engine = EngineOf(env, core);
+  if (engine == nullptr) return nullptr;
+  Slice key, bytes;
+  if (!ReadKey(env, argv[0], &core->key_scratch, &key)) return nullptr;
+  if (!ReadBytes(env, argv[1], &core->value_scratch, engine->MaxValueBytes(), {"bytes"}, &bytes)) return nullptr;
+  if (Status s = engine->Merge(key, MergeOp::kAppend, bytes, nullptr); !s.ok()) Throw(env, s);
+  return nullptr;
+}
+
+void ReleaseCore(napi_env, void* data, void*) { delete static_cast<std::shared_ptr<StoreCore>*>(data); }
+
+}  // namespace
+
+Napi::Function EngineHandle::Define(Napi::Env env) {
+  return DefineClass(env, "NativeStore",
+                     {
+                         InstanceMethod<&EngineHandle::SetOutput>("setOutput"),
+                         InstanceMethod<&EngineHandle::GetMany>("getMany"),
+                         InstanceMethod<&EngineHandle::ApplyBatch>("applyBatch"),
+                         InstanceMethod<&EngineHandle::Stats>("stats"),
+                         InstanceMethod<&EngineHandle::MaxValueBytes>("maxValueBytes"),
+                         InstanceMethod<&EngineHandle::Verify>("verify"),
+                         InstanceMethod<&EngineHandle::Compact>("compact"),
+                         InstanceMethod<&EngineHandle::Close>("close"),
+                     });
+}
+
+EngineHandle::EngineHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineHandle>(info) {
+  env_ = info.Env();
+  if (info.Length() < 1 || !info[0].IsExternal()) {
+    ThrowInvalidArgument(env_, "NativeStore is created by open(), not by new");
+    return;
+  }
+  core_ = std::make_shared<StoreCore>(env_);
+  core_->engine = *info[0].As<Napi::External<std::shared_ptr<Engine>>>().Data();
+  InstallHotPath(info.This().As<Napi::Object>());
+  if (napi_add_env_cleanup_hook(env_, &EngineHandle::CleanupHook, this) == napi_ok) {
+    cleanup_hook_registered_ = true;
+  }
+}
+
+void EngineHandle::InstallHotPath(Napi::Object self) {
+  struct Method {
+    const char* name;
+    napi_callback callback;
+  };
+  static constexpr Method kMethods[] = {{"get", HotGet},       {"has", HotHas},       {"put", HotPut},
+                                        {"delete", HotDelete}, {"increment", HotIncrement}, {"append", HotAppend}};
+  for (const Method& m : kMethods) {
+    auto* ref = new std::shared_ptr<StoreCore>(core_);
+    napi_value fn;
+    napi_create_function(env_, m.name, NAPI_AUTO_LENGTH, m.callback, ref, &fn);
+    napi_add_finalizer(env_, fn, ref, ReleaseCore, nullptr, nullptr);
+    napi_property_descriptor d = {m.name, nullptr, nullptr, nullptr, nullptr, fn, napi_default, nullptr};
+    napi_define_properties(env_, self, 1, &d);
+  }
+}
+
+EngineHandle::~EngineHandle() {
+  if (cleanup_hook_registered_) napi_remove_env_cleanup_hook(env_, &EngineHandle::CleanupHook, this);
+  if (core_ != nullptr && core_->engine != nullptr) {
+    // Garbage collected without close(): close off the JS thread.
+    std::thread([engine = std::move(core_->engine)]() mutable {
+      (void)engine->Close();
+      engine.reset();
+    }).detach();
+  }
+}
+
+void EngineHandle::CleanupHook(void* arg) {
+  auto* self = static_cast<EngineHandle*>(arg);
+  self->cleanup_hook_registered_ = false;
+  if (self->core_ != nullptr && self->core_->engine != nullptr) {
+    (void)self->core_->engine->Close();
+    self->core_->engine.reset();
+  }
+}
+
+Engine* EngineHandle::OpenEngine(napi_env env) { return core_ == nullptr ? nullptr : EngineOf(env, core_.get()); }
+
+Napi::Value EngineHandle::SetOutput(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  uint8_t* data = nullptr;
+  size_t length = 0;
+  if (info.Length() < 1 || !ReadUint8Array(env, info[0], "output", &data, &length)) return Napi::Value();
+  if (core_->out_ref != nullptr) napi_delete_reference(env, core_->out_ref);
+  napi_create_reference(env, info[0], 1, &core_->out_ref);
+  core_->out_data = data;
+  core_->out_bytes = length;
+  return info.Env().Undefined();
+}
+
+// getMany(keys, start, out, lengths) -> how many keys from `start` were
+// answered: lengths[i] is the byte count of result start + i (values packed in
+// `out` in order) or -1 when absent. 0 answered with lengths[0] <= -2: the
+// first value needs -lengths[0] - 2 bytes of `out`.
+Napi::Value EngineHandle::GetMany(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsNumber()) {
+    ThrowInvalidArgument(env, "getMany(keys, start, out, lengths): bad arguments");
+    return Napi::Value();
+  }
+  Napi::Array keys = info[0].As<Napi::Array>();
+  const uint32_t total = keys.Length();
+  const uint32_t start = info[1].As<Napi::Number>().Uint32Value();
+  uint8_t* out = nullptr;
+  size_t out_bytes = 0;
+  if (!ReadUint8Array(env, info[2], "out", &out, &out_bytes)) return Napi::Value();
+  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    ThrowInvalidArgument(env, "lengths must be an Int32Array");
+    return Napi::Value();
+  }
+  Napi::Int32Array lengths = info[3].As<Napi::Int32Array>();
+  const size_t count = std::min<size_t>(total > start ? total - start : 0, lengths.ElementLength());
+  Engine* engine = OpenEngine(env);
+  if (engine == nullptr) return Napi::Value();
+
+  // String keys are encoded one after another into `arena`; the slices are
+  // fixed up once it has stopped growing.
+  std::string arena;
+  std::vector<Slice> slices(count);
+  std::vector<std::pair<size_t, size_t>> string_keys;  // (index, arena offset)
+  for (size_t i = 0; i < count; ++i) {
+    napi_value element;
+    napi_get_element(env, keys, static_cast<uint32_t>(start + i), &element);
+    Slice key;
+    if (!ReadKey(env, element, &core_->key_scratch, &key, {"keys", static_cast<int64_t>(start + i)})) {
+      return Napi::Value();
+    }
+    if (key.data() == core_->key_scratch.data()) {
+      string_keys.emplace_back(i, arena.size());
+      arena.append(key);
+      slices[i] = Slice(nullptr, key.size());
+    } else {
+      slices[i] = key;  // Uint8Array: JS memory, valid during this call
+    }
+  }
+  for (auto [i, offset] : string_keys) slices[i] = Slice(arena.data() + offset, slices[i].size());
+
+  BufferSink sink(out, out_bytes, lengths.Data());
+  Status s = engine->GetMany(slices.data(), count, &sink);
+  if (!s.ok()) {
+    Throw(env, s);
+    return Napi::Value();
+  }
+  return Napi::Number::New(env, static_cast<double>(sink.processed()));
+}
+
+// applyBatch(types: Uint8Array, keys: any[], values: any[]): operation i is
+// types[i] (BatchCode) on keys[i] with values[i] (value, bytes or delta).
+Napi::Value EngineHandle::ApplyBatch(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  uint8_t* types = nullptr;
+  size_t count = 0;
+  if (info.Length() < 3 || !ReadUint8Array(env, info[0], "types", &types, &count)) return Napi::Value();
+  if (!info[1].IsArray() || !info[2].IsArray()) {
+    ThrowInvalidArgument(env, "applyBatch(types, keys, values): keys and values must be arrays");
+    return Napi::Value();
+  }
+  if (count > kMaxBatchOps) {
+    ThrowInvalidArgument(env, "batch of " + std::to_string(count) + " operations exceeds the limit of " +
+                                  std::to_string(kMaxBatchOps));
+    return Napi::Value();
+  }
+  Engine* engine = OpenEngine(env);
+  if (engine == nullptr) return Napi::Value();
+  napi_value keys = info[1], values = info[2];
+  WriteBatch batch;
+  for (size_t i = 0; i < count; ++i) {
+    napi_value key_value, value_value;
+    napi_get_element(env, keys, static_cast<uint32_t>(i), &key_value);
+    Slice key, bytes;
+    if (!ReadKey(env, key_value, &core_->key_scratch, &key, {"ops", static_cast<int64_t>(i), ".key"})) {
+      return Napi::Value();
+    }
+    switch (types[i]) {
+      case kBatchPut:
+      case kBatchAppend:
+        napi_get_element(env, values, static_cast<uint32_t>(i), &value_value);
+        if (!ReadBytes(env, value_value, &core_->value_scratch, engine->MaxValueBytes(),
+                       {"ops", static_cast<int64_t>(i), types[i] == kBatchPut ? ".value" : ".bytes"}, &bytes)) {
+          return Napi::Value();
+        }
+        if (types[i] == kBatchPut) {
+          batch.Put(key, bytes);
+        } else {
+          batch.Merge(key, MergeOp::kAppend, bytes);
+        }
+        break;
+      case kBatchDelete: batch.Delete(key); break;
+      case kBatchIncrement: {
+        int64_t delta = 1;
+        napi_get_element(env, values, static_cast<uint32_t>(i), &value_value);
+        napi_valuetype t;
+        napi_typeof(env, value_value, &t);
+        if (t != napi_undefined && !ReadInt64(env, value_value, {"ops", static_cast<int64_t>(i), ".delta"}, &delta)) return Napi::Value();
+        char operand[kCounterBytes];
+        StoreFixed64(operand, static_cast<uint64_t>(delta));
+        batch.Merge(key, MergeOp::kAddInt64, Slice(operand, sizeof operand));
+        break;
+      }
+      default:
+        ThrowInvalidArgument(env, "ops[" + std::to_string(i) + "] has an unknown type");
+        return Napi::Value();
+    }
+  }
+  if (Status s = engine->ApplyBatch(batch); !s.ok()) Throw(env, s);
+  return Napi::Value();
+}
+
+Napi::Value EngineHandle::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* engine = OpenEngine(env);
+  if (engine == nullptr) return Napi::Value();
+  EngineStats stats;
+  engine->GetStats(&stats);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("keys", Napi::Number::New(env, static_cast<double>(stats.keys)));
+  o.Set("memoryBytes", Napi::Number::New(env, static_cast<double>(stats.memory_bytes)));
+  o.Set("diskBytes", Napi::Number::New(env, static_cast<double>(stats.disk_bytes)));
+  for (const auto& [name, value] : stats.extra) o.Set(name, Napi::Number::New(env, static_cast<double>(value)));
+  return o;
+}
+
+Napi::Value EngineHandle::MaxValueBytes(const Napi::CallbackInfo& info) {
+  Engine* engine = OpenEngine(info.Env());
+  if (engine == nullptr) return Napi::Value();
+  return Napi::Number::New(info.Env(), static_cast<double>(engine->MaxValueBytes()));
+}
+
+Napi::Value EngineHandle::Verify(const Napi::CallbackInfo& info) {
+  Engine* engine = OpenEngine(info.Env());
+  if (engine == nullptr) return Napi::Value();
+  if (Status s = engine->Verify(); !s.ok()) Throw(info.Env(), s);
+  return Napi::Value();
+}
+
+Napi::Value EngineHandle::Compact(const Napi::CallbackInfo& info) {
+  Engine* engine = OpenEngine(info.Env());
+  if (engine == nullptr) return Napi::Value();
+  auto* worker = new CompactWorker(info.This().As<Napi::Object>(), core_->engine);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();  // the worker deletes itself after OnOK
+  return promise;
+}
+
+Napi::Value EngineHandle::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (core_ == nullptr || core_->engine == nullptr) {  // closing twice is not an error
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Resolve(env.Undefined());
+    return deferred.Promise();
+  }
+  auto* worker = new CloseWorker(info.This().As<Napi::Object>(), std::move(core_->engine));
+  core_->engine.reset();
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace tidekv::binding

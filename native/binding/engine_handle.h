@@ -1,0 +1,74 @@
+// EngineHandle: the JS object behind a tidekv store. Marshalling only: it
+// turns JS arguments into Slices, calls the Engine and turns Status into a
+// TidekvError. No storage logic lives here.
+//
+// Lifecycle (each path is tested in test/lifecycle.test.ts):
+//   - close(): sync calls throw ERR_CLOSED at once; the engine closes on a
+//     worker thread; the Promise settles when it has.
+//   - compact(): runs on a worker thread; the worker holds the engine (a
+//     shared_ptr) and a reference to this object, so neither GC nor close()
+//     can free the engine under it (close() waits for it inside the engine).
+//   - GC of an unclosed handle: the engine is closed on a detached thread so
+//     the finalizer never blocks the JS thread.
+//   - Environment teardown (worker_threads terminate, process exit): a cleanup
+//     hook closes the engine synchronously so the directory lock is released.
+//
+// Hot path. napi_unwrap costs more than a whole lookup (it is a private
+// property lookup in V8), so the point operations are not ObjectWrap methods:
+// they are functions created per store whose callback data is the StoreCore,
+// installed as own properties of the handle object. Each function holds a
+// reference on the core (released by its finalizer), so the core outlives
+// any function that can still be called.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "binding/args.h"
+#include "common/engine.h"
+
+namespace tidekv::binding {
+
+// What the handle and its hot-path functions share. Used on the JS thread only.
+struct StoreCore {
+  explicit StoreCore(napi_env e) : env(e) {}
+  ~StoreCore();
+  std::shared_ptr<Engine> engine;  // null once closed
+  napi_env env;
+  Scratch key_scratch;
+  Scratch value_scratch;
+  // get() copies values here; JS owns the buffer (kept alive by out_ref).
+  napi_ref out_ref = nullptr;
+  uint8_t* out_data = nullptr;
+  size_t out_bytes = 0;
+};
+
+class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // info[0]: Napi::External<std::shared_ptr<Engine>> (from open()).
+  explicit EngineHandle(const Napi::CallbackInfo& info);
+  ~EngineHandle() override;
+
+ private:
+  // The engine, or nullptr after throwing ERR_CLOSED.
+  Engine* OpenEngine(napi_env env);
+  static void CleanupHook(void* arg);
+  void InstallHotPath(Napi::Object self);
+
+  Napi::Value SetOutput(const Napi::CallbackInfo& info);
+  Napi::Value GetMany(const Napi::CallbackInfo& info);
+  Napi::Value ApplyBatch(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value MaxValueBytes(const Napi::CallbackInfo& info);
+  Napi::Value Verify(const Napi::CallbackInfo& info);
+  Napi::Value Compact(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<StoreCore> core_;
+  napi_env env_ = nullptr;
+  bool cleanup_hook_registered_ = false;
+};
+
+}  // namespace tidekv::binding

@@ -1,0 +1,92 @@
+// Engine: the one interface every storage engine implements (hybrid log now;
+// LSM tree and append log later). The binding and the C++ tests talk to
+// engines only through it.
+//
+// Threading: every method may be called from any thread; engines synchronize
+// internally. Point operations are meant for one foreground thread (the JS
+// thread) and are fast; Compact() and Close() are long and are called from a
+// background thread by the binding. An engine never calls back into its caller
+// except through the sinks passed to a call, during that call.
+//
+// Errors: Status codes as in status.h. A missing key is not an error for
+// Get/Has/Delete (NotFound / found=false); kClosed after Close().
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "slice.h"
+#include "status.h"
+#include "merge.h"
+#include "write_batch.h"
+
+namespace tidekv {
+
+struct EngineStats {
+  uint64_t keys = 0;            // live keys
+  uint64_t memory_bytes = 0;    // resident memory the engine allocated for data + index
+  uint64_t disk_bytes = 0;      // bytes of live data files
+  // Engine-specific counters, named in camelCase (they become JS property names).
+  std::vector<std::pair<std::string, uint64_t>> extra;
+};
+
+struct CompactionResult {
+  uint64_t records_scanned = 0;
+  uint64_t records_moved = 0;     // live records copied forward
+  uint64_t bytes_reclaimed = 0;   // log bytes no longer needed
+  uint64_t files_deleted = 0;
+  uint64_t longest_pause_micros = 0;  // longest time foreground calls were held off
+};
+
+// Receives GetMany results while the value bytes are valid (during the call).
+class GetManySink {
+ public:
+  virtual ~GetManySink() = default;
+  // value == nullptr: key i is absent. Return false to stop (e.g. output full);
+  // GetMany then returns OK and the caller resumes from i.
+  virtual bool OnResult(size_t i, const Slice* value) = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Copies the value of key into dst when it fits in dst_capacity and sets
+  // *value_bytes to its size (also when it does not fit: the caller retries
+  // with a larger buffer). NotFound when absent.
+  virtual Status Get(Slice key, char* dst, size_t dst_capacity, size_t* value_bytes) = 0;
+  // Looks up keys[0..n) under one lock; results go to sink in order.
+  virtual Status GetMany(const Slice* keys, size_t n, GetManySink* sink) = 0;
+  virtual Status Has(Slice key, bool* found) = 0;
+  virtual Status Put(Slice key, Slice value) = 0;
+  // *existed: a live value was removed.
+  virtual Status Delete(Slice key, bool* existed) = 0;
+  // Read-modify-write with a native merge operator (merge.h). For kAddInt64
+  // *int_result receives the new counter value.
+  virtual Status Merge(Slice key, MergeOp op, Slice operand, int64_t* int_result) = 0;
+  // Applies every operation or none: operations that can fail on the stored
+  // data (kAddInt64 on a non-counter, overflow) are checked before anything
+  // is written. An I/O error part-way (the disk refusing a page flush) can
+  // leave a prefix applied; the returned Status says so.
+  virtual Status ApplyBatch(const WriteBatch& batch) = 0;
+
+  // Reclaims space held by dead records. Runs on the calling thread, holding
+  // the engine lock only in short slices so foreground calls keep flowing.
+  virtual Status Compact(CompactionResult* result) = 0;
+  virtual void GetStats(EngineStats* stats) = 0;
+  // Walks every structure, checks its invariants and the checksum of every
+  // on-disk record it reaches. O(data): for tests and offline checks.
+  virtual Status Verify() = 0;
+  // The largest value this engine accepts (<= kMaxValueBytes).
+  virtual size_t MaxValueBytes() const = 0;
+  // Waits for background work, releases memory, files and the directory lock.
+  // Idempotent. Every later call returns kClosed.
+  virtual Status Close() = 0;
+
+  // Convenience for tests and tools.
+  Status Get(Slice key, std::string* value);
+};
+
+}  // namespace tidekv

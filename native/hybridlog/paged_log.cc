@@ -1,0 +1,307 @@
+#include "hybridlog/paged_log.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/record_format.h"
+
+namespace tidekv::hlog {
+
+namespace {
+constexpr uint64_t kNoPage = UINT64_MAX;
+}  // namespace
+
+void* AllocateLargeBlock(size_t bytes) {
+  // Page-aligned; transparent huge pages were measured here (madvise) and
+  // made no difference to lookups (bench/RESULTS.md), so none are requested.
+  const size_t rounded = (bytes + 4095) / 4096 * 4096;
+  return std::aligned_alloc(4096, rounded);
+}
+
+PagedLog::~PagedLog() {
+  (void)Close();
+  for (char* frame : frames_) std::free(frame);
+}
+
+Status PagedLog::Open(const Options& options) {
+  options_ = options;
+  page_bytes_ = options.page_bytes;
+  page_bits_ = __builtin_ctz(options.page_bytes);
+  page_mask_ = page_bytes_ - 1;
+  frame_count_ = options.frame_count;
+  mutable_pages_ = options.mutable_pages;
+  if ((uint64_t{1} << page_bits_) != page_bytes_ || frame_count_ < kMinMemoryPages || mutable_pages_ < 1 ||
+      mutable_pages_ + 2 > frame_count_ || options.segment_bytes % page_bytes_ != 0) {
+    return Status::InvalidArgument("paged log: inconsistent page/frame/segment sizes");
+  }
+  static_assert(kMaxAddress / kMinPageBytes < (uint64_t{1} << 32), "FrameIndex takes 32-bit page numbers");
+  if (frame_count_ > UINT32_MAX) return Status::InvalidArgument("paged log: too many frames");
+  frame_mod_magic_ = UINT64_MAX / frame_count_ + 1;
+  frames_.assign(frame_count_, nullptr);
+  frame_page_.assign(frame_count_, kNoPage);
+  flush_thread_ = std::thread([this] { FlushLoop(); });
+  open_ = true;
+  return Status::OK();
+}
+
+Status PagedLog::Close() {
+  if (!open_) return Status::OK();
+  open_ = false;
+  {
+    std::lock_guard<std::mutex> l(flush_mu_);
+    flush_stop_ = true;
+  }
+  flush_work_cv_.notify_all();
+  if (flush_thread_.joinable()) flush_thread_.join();
+  std::lock_guard<std::mutex> l(flush_mu_);
+  return flush_queue_.empty() ? Status::OK() : flush_error_;
+}
+
+Status PagedLog::ResolveOnDisk(uint64_t address, const char** record) {
+  const uint64_t number = address / options_.segment_bytes;
+  if (address < begin_ || number >= segments_.size() || segments_[number] == nullptr) {
+    return Status::Corruption("log address " + std::to_string(address) + " is in no segment file");
+  }
+  const Segment& segment = *segments_[number];
+  const char* p = segment.data + address % options_.segment_bytes;
+  const uint64_t page_end = (PageOf(address) + 1) << page_bits_;
+  if (const char* problem = FindRecordProblem(p, page_end - address)) {
+    return Status::Corruption(segment.file->path() + " (log address " + std::to_string(address) + "): " + problem);
+  }
+  *record = p;
+  return Status::OK();
+}
+
+Status PagedLog::Allocate(uint32_t frame_bytes, uint64_t* address, char** dst) {
+  if (tail_page_ready_ && PageOf(tail_) == tail_page_ && (tail_ & page_mask_) + frame_bytes > page_bytes_) {
+    // The record does not fit: close the page with padding and move on.
+    char* frame = frames_[FrameIndex(tail_page_)];
+    const uint64_t offset = tail_ & page_mask_;
+    const uint64_t remaining = page_bytes_ - offset;
+    if (remaining >= kRecordHeaderBytes) {
+      EncodeRecordHeader(frame + offset, RecordType::kPadding, 0, 0, 0, remaining, 0);
+    } else {
+      std::memset(frame + offset, 0, remaining);
+    }
+    tail_ = (tail_page_ + 1) << page_bits_;
+  }
+  if (!tail_page_ready_ || PageOf(tail_) != tail_page_) {
+    if (tail_ + page_bytes_ > kMaxAddress) {
+      return Status::Limit("the log reached its 2^48-byte address space; compact it");
+    }
+    tail_page_ = PageOf(tail_);
+    tail_page_ready_ = false;
+    TIDEKV_RETURN_IF_ERROR(ShiftReadOnly());
+    TIDEKV_RETURN_IF_ERROR(AcquireFrame(tail_page_));
+    tail_page_ready_ = true;
+  }
+  *address = tail_;
+  *dst = frames_[FrameIndex(tail_page_)] + (tail_ & page_mask_);
+  tail_ += frame_bytes;
+  return Status::OK();
+}
+
+Status PagedLog::ShiftReadOnly() {
+  if (tail_page_ < mutable_pages_) return Status::OK();
+  const uint64_t first_mutable_page = tail_page_ - mutable_pages_;
+  bool queued = false;
+  for (uint64_t page = PageOf(read_only_); page < first_mutable_page; ++page) {
+    Segment* segment = nullptr;
+    Status s = SegmentFor(page, &segment);
+    if (!s.ok()) {
+      if (queued) flush_work_cv_.notify_one();
+      return s;
+    }
+    {
+      std::lock_guard<std::mutex> l(flush_mu_);
+      flush_queue_.push_back(FlushJob{page, frames_[FrameIndex(page)], segment});
+    }
+    queued = true;
+    read_only_ = (page + 1) << page_bits_;
+  }
+  if (queued) flush_work_cv_.notify_one();
+  return Status::OK();
+}
+
+Status PagedLog::AcquireFrame(uint64_t page) {
+  const uint64_t f = FrameIndex(page);
+  if (frame_page_[f] != kNoPage) {
+    const uint64_t evicted_end = (frame_page_[f] + 1) << page_bits_;
+    TIDEKV_RETURN_IF_ERROR(WaitFlushedUntil(evicted_end));
+    head_ = std::max(head_, evicted_end);
+    frame_page_[f] = kNoPage;
+    ++pages_evicted_;
+  }
+  if (frames_[f] == nullptr) {
+    frames_[f] = static_cast<char*>(AllocateLargeBlock(page_bytes_));
+    if (frames_[f] == nullptr) return Status::Limit("out of memory allocating a log page");
+    std::memset(frames_[f], 0, page_bytes_);
+    ++frames_allocated_;
+  }
+  if (page == 0) std::memset(frames_[f], 0, kFirstAddress);
+  frame_page_[f] = page;
+  return Status::OK();
+}
+
+Status PagedLog::WaitFlushedUntil(uint64_t address) {
+  if (flushed_until_.load(std::memory_order_acquire) >= address) return Status::OK();
+  ++flush_waits_;
+  std::unique_lock<std::mutex> l(flush_mu_);
+  bool retried = false;
+  while (flushed_until_.load(std::memory_order_acquire) < address) {
+    if (!flush_error_.ok() && !flush_retry_) {
+      if (retried) return flush_error_;
+      retried = true;  // one retry per wait: the disk may have room again
+      flush_retry_ = true;
+      flush_work_cv_.notify_one();
+    }
+    flush_done_cv_.wait(l);
+  }
+  return Status::OK();
+}
+
+Status PagedLog::SegmentFor(uint64_t page, Segment** segment) {
+  const uint64_t number = (page << page_bits_) / options_.segment_bytes;
+  if (number < segments_.size() && segments_[number] != nullptr) {
+    *segment = segments_[number].get();
+    return Status::OK();
+  }
+  return CreateSegment(number, segment);
+}
+
+Status PagedLog::CreateSegment(uint64_t number, Segment** out) {
+  auto segment = std::make_unique<Segment>();
+  segment->number = number;
+  const std::string path = JoinPath(options_.dir, SegmentFileName(number));
+  TIDEKV_RETURN_IF_ERROR(options_.env->OpenFile(path, OpenMode::kCreateTruncate, &segment->file));
+  FileHeader header;
+  header.type = FileType::kLogSegment;
+  header.args[0] = number;
+  header.args[1] = number * options_.segment_bytes;
+  header.args[2] = options_.segment_bytes;
+  header.args[3] = page_bytes_;
+  char encoded[kFileHeaderBytes];
+  EncodeFileHeader(header, encoded);
+  const uint64_t file_bytes = kSegmentDataOffset + options_.segment_bytes;
+  Status s = segment->file->WriteAt(0, Slice(encoded, sizeof encoded));
+  if (s.ok()) s = segment->file->Truncate(file_bytes);
+  if (s.ok()) s = segment->file->Map(0, file_bytes, &segment->map);
+  if (!s.ok()) {
+    segment.reset();
+    (void)options_.env->DeleteFile(path);
+    return s;
+  }
+  segment->data = segment->map->data() + kSegmentDataOffset;
+  if (segments_.size() <= number) segments_.resize(number + 1);
+  *out = segment.get();
+  segments_[number] = std::move(segment);
+  return Status::OK();
+}
+
+Status PagedLog::SetBegin(uint64_t new_begin, uint64_t* files_deleted) {
+  if (new_begin < begin_ || new_begin > read_only_) {
+    return Status::InvalidArgument("paged log: begin must move forward and stay below read_only");
+  }
+  begin_ = new_begin;
+  DeleteObsoleteSegments(files_deleted);
+  return Status::OK();
+}
+
+void PagedLog::DeleteObsoleteSegments(uint64_t* files_deleted) {
+  // A segment goes once no address in it can be read (below begin) and the
+  // flush thread is done with it (below flushed_until).
+  const uint64_t limit = std::min(begin_, flushed_until_.load(std::memory_order_acquire));
+  while (first_live_segment_ < segments_.size() && (first_live_segment_ + 1) * options_.segment_bytes <= limit) {
+    std::unique_ptr<Segment>& segment = segments_[first_live_segment_];
+    if (segment != nullptr) {
+      const std::string path = segment->file->path();
+      segment.reset();  // unmap and close before deleting
+      if (options_.env->DeleteFile(path).ok() && files_deleted != nullptr) ++*files_deleted;
+    }
+    ++first_live_segment_;
+  }
+}
+
+void PagedLog::SealPage(uint64_t page, char* frame) const {
+  const uint64_t page_address = page << page_bits_;
+  uint64_t offset = FirstRecordInPage(page_address) - page_address;
+  while (offset + kRecordHeaderBytes <= page_bytes_) {
+    char* record = frame + offset;
+    const uint32_t frame_bytes = RecordView(record).frame_bytes();
+    if (frame_bytes < kRecordHeaderBytes || frame_bytes % kRecordAlignBytes != 0 ||
+        frame_bytes > page_bytes_ - offset) {
+      break;  // zeroed end of page (or a bug that reads of this page will report)
+    }
+    SealRecord(record);
+    if (RecordView(record).type() == RecordType::kPadding) break;
+    offset += frame_bytes;
+  }
+}
+
+void PagedLog::FlushLoop() {
+  std::unique_lock<std::mutex> l(flush_mu_);
+  for (;;) {
+    flush_work_cv_.wait(l, [this] {
+      return flush_stop_ || (!flush_queue_.empty() && (flush_error_.ok() || flush_retry_));
+    });
+    if (flush_queue_.empty() || (!flush_error_.ok() && !flush_retry_)) break;  // stopping
+    flush_retry_ = false;
+    flush_error_ = Status::OK();
+    const FlushJob job = flush_queue_.front();
+    l.unlock();
+    // Invariant 4: the page is below read_only, so only this thread writes it
+    // (its crc fields) and no one else reads those fields.
+    char* frame = const_cast<char*>(job.frame);
+    SealPage(job.page, frame);
+    const uint64_t offset = kSegmentDataOffset + (job.page << page_bits_) % options_.segment_bytes;
+    Status s = job.segment->file->WriteAt(offset, Slice(frame, page_bytes_));
+    l.lock();
+    if (s.ok()) {
+      flush_queue_.pop_front();
+      ++pages_flushed_;
+      flushed_until_.store((job.page + 1) << page_bits_, std::memory_order_release);
+    } else {
+      flush_error_ = std::move(s);
+    }
+    flush_done_cv_.notify_all();
+  }
+}
+
+PagedLog::Counters PagedLog::counters() const {
+  Counters c;
+  {
+    std::lock_guard<std::mutex> l(flush_mu_);
+    c.pages_flushed = pages_flushed_;
+  }
+  c.pages_evicted = pages_evicted_;
+  c.flush_waits = flush_waits_;
+  c.frames_allocated = frames_allocated_;
+  c.flushed_until = flushed_until_.load(std::memory_order_acquire);
+  for (uint64_t n = first_live_segment_; n < segments_.size(); ++n) {
+    if (segments_[n] == nullptr) continue;
+    ++c.segments;
+    const uint64_t start = n * options_.segment_bytes;
+    const uint64_t end = std::min(start + options_.segment_bytes, c.flushed_until);
+    c.disk_bytes += kSegmentDataOffset + (end > start ? end - start : 0);
+  }
+  return c;
+}
+
+Status PagedLog::CheckInvariants() const {
+  auto fail = [](const char* what) { return Status::Corruption(std::string("paged log invariant: ") + what); };
+  const uint64_t flushed = flushed_until_.load(std::memory_order_acquire);
+  if (begin_ < kFirstAddress || head_ > read_only_ || read_only_ > tail_) return fail("marker order");
+  if (flushed > read_only_) return fail("flushed past read_only");
+  if (head_ > flushed && head_ != kFirstAddress) return fail("evicted an unflushed page");
+  if (head_ != kFirstAddress && (head_ & page_mask_) != 0) return fail("head not page-aligned");
+  if (read_only_ != kFirstAddress && (read_only_ & page_mask_) != 0) return fail("read_only not page-aligned");
+  if (tail_page_ready_) {
+    for (uint64_t page = PageOf(std::max(head_, kFirstAddress)); page <= tail_page_; ++page) {
+      if (frame_page_[FrameIndex(page)] != page) return fail("a page between head and tail has no frame");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace tidekv::hlog
