@@ -86,3 +86,33 @@ export function makeValue(seed = 1) {
   for (let i = 0; i < VALUE_BYTES; i++) v[i] = Math.floor(random() * 256);
   return v;
 }
+
+/** Counter keys for the read-modify-write workload: "cntr" + 12 digits (16 bytes, like keyName). */
+export function counterKeyName(i) {
+  return 'cntr' + String(i).padStart(12, '0');
+}
+
+/** Flat counter key strings, as makeKeys. */
+export function makeCounterKeys(records) {
+  const keys = new Array(records);
+  for (let i = 0; i < records; i++) keys[i] = Buffer.from(counterKeyName(i), 'latin1').toString('latin1');
+  return keys;
+}
+
+/**
+ * A deterministic permutation of [0, n) (Fisher-Yates): the insert order of
+ * the load phase, like YCSB's default hashed insert order (keys do not arrive
+ * sorted, which would favour B-trees and LSM trees).
+ */
+export function permutation(n, seed = 11) {
+  const random = rng(seed);
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = out[i];
+    out[i] = out[j];
+    out[j] = t;
+  }
+  return out;
+}

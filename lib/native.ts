@@ -15,13 +15,25 @@ export interface NativeStore {
   setOutput(out: Uint8Array): void;
   /** >= 0: value length in the output buffer; -1: absent; <= -2: needs -n - 2 bytes. */
   get(key: NativeKey): number;
-  getMany(keys: readonly NativeKey[], start: number, out: Uint8Array, lengths: Int32Array): number;
+  /** keys: an array, or every key joined by '\0' (-1: the joined form did not split into `total` keys). */
+  getMany(keys: readonly NativeKey[] | string, total: number, start: number, out: Uint8Array, lengths: Int32Array): number;
   has(key: NativeKey): boolean;
   put(key: NativeKey, value: NativeKey): void;
   delete(key: NativeKey): boolean;
   increment(key: NativeKey, delta?: number | bigint): bigint;
   append(key: NativeKey, bytes: NativeKey): void;
-  applyBatch(types: Uint8Array, keys: readonly unknown[], values: readonly unknown[]): void;
+  /**
+   * keys: an array, or every key joined by '\0'; values: an array, or every
+   * operation's bytes back to back (deltas as int64 LE) with their lengths.
+   * Returns -1 when the joined keys did not split into types.length keys.
+   */
+  applyBatch(
+    types: Uint8Array,
+    keys: readonly unknown[] | string,
+    values: readonly unknown[] | Uint8Array,
+    valueLengths?: Int32Array,
+    addResults?: BigInt64Array,
+  ): number;
   stats(): Record<string, number>;
   maxValueBytes(): number;
   verify(): void;

@@ -54,6 +54,7 @@ export const MAX_BATCH_OPS = 1 << 20; // kMaxBatchOps
 
 const INITIAL_OUTPUT_BYTES = 64 * 1024;
 const GET_MANY_CHUNK = 4096;
+const SLAB_BYTES = 256 * 1024;
 
 const BATCH_CODES: Readonly<Record<string, BatchCode>> = {
   put: BatchCode.Put,
@@ -64,12 +65,50 @@ const BATCH_CODES: Readonly<Record<string, BatchCode>> = {
 
 const constructing = Symbol('tidekv.Store');
 
+function allStrings(keys: readonly unknown[]): boolean {
+  for (let i = 0; i < keys.length; i++) if (typeof keys[i] !== 'string') return false;
+  return true;
+}
+
+const TWO_32 = 2 ** 32;
+
+/** Writes each operation's bytes back to back (deltas as int64 LE). */
+function packValues(types: Uint8Array, values: readonly unknown[], out: Uint8Array, lengths: Int32Array): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let offset = 0;
+  for (let i = 0; i < types.length; i++) {
+    const code = types[i];
+    if (code === BatchCode.Delete) continue;
+    if (code === BatchCode.Increment) {
+      const delta = values[i];
+      if (typeof delta === 'bigint') {
+        if (delta < -(2n ** 63n) || delta >= 2n ** 63n) throw invalidArgument(`ops[${i}].delta is outside the int64 range`);
+        view.setBigInt64(offset, delta, true);
+      } else {
+        const d = delta === undefined ? 1 : (delta as number);
+        const high = Math.floor(d / TWO_32);
+        view.setUint32(offset, d - high * TWO_32, true);
+        view.setInt32(offset + 4, high, true);
+      }
+      lengths[i] = 8;
+      offset += 8;
+    } else {
+      const bytes = values[i] as Uint8Array;
+      out.set(bytes, offset);
+      lengths[i] = bytes.length;
+      offset += bytes.length;
+    }
+  }
+}
+
 export class Store {
   readonly #native: NativeStore;
   readonly #engine: EngineName;
   readonly #limits: Limits;
   #out: Buffer;
   #lengths = new Int32Array(GET_MANY_CHUNK);
+  #slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  #slabOffset = 0;
   #averageValueBytes = 128;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -119,17 +158,35 @@ export class Store {
     return this.get(key);
   }
 
-  /** Values of many keys in one native call; results in the order of keys. */
+  /**
+   * Values of many keys in one native call; results in the order of keys.
+   * The returned Buffers are views of one shared allocation (like Node's
+   * Buffer pool): copy one with Buffer.from(value) to keep it on its own.
+   */
   getMany(keys: readonly Key[]): (Buffer | undefined)[] {
     if (!Array.isArray(keys)) throw invalidArgument(`keys must be an array, got ${describe(keys)}`);
     const results: (Buffer | undefined)[] = new Array<Buffer | undefined>(keys.length);
+    for (let base = 0; base < keys.length; base += GET_MANY_CHUNK) {
+      const end = Math.min(keys.length, base + GET_MANY_CHUNK);
+      this.#getChunk(base === 0 && end === keys.length ? keys : keys.slice(base, end), results, base);
+    }
+    return results;
+  }
+
+  #getChunk(keys: readonly Key[], results: (Buffer | undefined)[], resultBase: number): void {
     const lengths = this.#lengths;
+    // One string for the whole chunk when every key is a string: the addon
+    // converts it once instead of once per key.
+    let source: readonly Key[] | string = allStrings(keys) ? keys.join('\0') : keys;
     let start = 0;
     let bytes = this.#chunkBytes(keys.length);
     while (start < keys.length) {
-      // A fresh buffer per chunk: the returned Buffers are views of it.
-      const out = Buffer.allocUnsafeSlow(bytes);
-      const answered = this.#native.getMany(keys, start, out, lengths);
+      const out = this.#slabFor(bytes);
+      const answered = this.#native.getMany(source, keys.length, start, out, lengths);
+      if (answered === -1) {
+        source = keys; // a key contains '\0': send the array
+        continue;
+      }
       if (answered === 0) {
         bytes = Math.max(bytes * 2, -(lengths[0] ?? -2) - 2);
         continue;
@@ -138,17 +195,31 @@ export class Store {
       for (let i = 0; i < answered; i++) {
         const length = lengths[i]!;
         if (length < 0) {
-          results[start + i] = undefined;
+          results[resultBase + start + i] = undefined;
         } else {
-          results[start + i] = out.subarray(offset, offset + length);
+          results[resultBase + start + i] = out.subarray(offset, offset + length);
           offset += length;
         }
       }
-      if (answered > 0 && offset > 0) this.#averageValueBytes = Math.ceil(offset / answered);
+      this.#slabUsed(offset);
+      if (offset > 0) this.#averageValueBytes = Math.ceil(offset / answered);
       start += answered;
       bytes = this.#chunkBytes(keys.length - start);
     }
-    return results;
+  }
+
+  // getMany results are carved from slabs so that a chunk costs no
+  // allocation of its own; a slab is reclaimed by GC when no view of it is left.
+  #slabFor(bytes: number): Buffer {
+    if (this.#slab.length - this.#slabOffset < bytes) {
+      this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
+      this.#slabOffset = 0;
+    }
+    return this.#slab.subarray(this.#slabOffset, this.#slabOffset + bytes);
+  }
+
+  #slabUsed(bytes: number): void {
+    this.#slabOffset += (bytes + 7) & ~7;
   }
 
   has(key: Key): boolean {
@@ -185,9 +256,14 @@ export class Store {
   batch(ops: readonly Op[]): void {
     if (!Array.isArray(ops)) throw invalidArgument(`ops must be an array, got ${describe(ops)}`);
     const n = ops.length;
+    if (n === 0) return;
     const types = new Uint8Array(n);
     const keys = new Array<unknown>(n);
     const values = new Array<unknown>(n);
+    let keysAreStrings = true;
+    // Values travel packed in one buffer when every one is bytes (or a delta).
+    let packable = true;
+    let packedBytes = 0;
     for (let i = 0; i < n; i++) {
       const op = ops[i] as Partial<Record<string, unknown>> | undefined;
       if (op === null || typeof op !== 'object') throw invalidArgument(`ops[${i}] must be an object`);
@@ -196,10 +272,88 @@ export class Store {
         throw invalidArgument(`ops[${i}].type must be 'put', 'delete', 'increment' or 'append', got ${describe(op['type'])}`);
       }
       types[i] = code;
-      keys[i] = op['key'];
-      values[i] = code === BatchCode.Increment ? op['delta'] : op['value'];
+      const key = op['key'];
+      keys[i] = key;
+      if (typeof key !== 'string') keysAreStrings = false;
+      if (code === BatchCode.Increment) {
+        const delta = op['delta'];
+        values[i] = delta;
+        packedBytes += 8;
+        if (delta !== undefined && typeof delta !== 'bigint' && !Number.isSafeInteger(delta)) packable = false;
+      } else if (code !== BatchCode.Delete) {
+        const value = op['value'];
+        values[i] = value;
+        if (value instanceof Uint8Array) packedBytes += value.length;
+        else packable = false;
+      }
     }
-    this.#native.applyBatch(types, keys, values);
+    this.#apply(types, keys, keysAreStrings, values, packable ? packedBytes : -1);
+  }
+
+  /** Puts keys[i] = values[i] for every i, in one native call (the fastest way to write many values). */
+  putMany(keys: readonly Key[], values: readonly Value[]): void {
+    if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length) {
+      throw invalidArgument('putMany(keys, values) takes two arrays of the same length');
+    }
+    const n = keys.length;
+    if (n === 0) return;
+    let packedBytes = 0;
+    for (let i = 0; i < n && packedBytes >= 0; i++) {
+      const value = values[i];
+      packedBytes = value instanceof Uint8Array ? packedBytes + value.length : -1;
+    }
+    this.#apply(new Uint8Array(n).fill(BatchCode.Put), keys, allStrings(keys), values, packedBytes);
+  }
+
+  /**
+   * Adds deltas[i] (or `deltas` to every key, default 1) to the counter at keys[i],
+   * in one native call; returns the new values. All-or-nothing like batch().
+   */
+  incrementMany(keys: readonly Key[], deltas?: number | bigint | readonly (number | bigint)[]): BigInt64Array {
+    if (!Array.isArray(keys)) throw invalidArgument(`keys must be an array, got ${describe(keys)}`);
+    const n = keys.length;
+    const results = new BigInt64Array(n);
+    if (n === 0) return results;
+    let values: readonly unknown[];
+    if (Array.isArray(deltas)) {
+      if (deltas.length !== n) throw invalidArgument('incrementMany: deltas must have one entry per key');
+      values = deltas;
+    } else {
+      values = new Array<unknown>(n).fill(deltas);
+    }
+    let packable = true;
+    for (let i = 0; i < n && packable; i++) {
+      const d = values[i];
+      packable = d === undefined || typeof d === 'bigint' || Number.isSafeInteger(d);
+    }
+    this.#apply(new Uint8Array(n).fill(BatchCode.Increment), keys, allStrings(keys), values, packable ? 8 * n : -1, results);
+    return results;
+  }
+
+  // packedBytes >= 0: every value is bytes or a delta and they total this many
+  // bytes: send them packed in one buffer. -1: send the array.
+  #apply(
+    types: Uint8Array,
+    keys: readonly unknown[],
+    keysAreStrings: boolean,
+    values: readonly unknown[],
+    packedBytes: number,
+    addResults?: BigInt64Array,
+  ): void {
+    let packedValues: Uint8Array | undefined;
+    let valueLengths: Int32Array | undefined;
+    if (packedBytes >= 0) {
+      packedValues = Buffer.allocUnsafe(packedBytes);
+      valueLengths = new Int32Array(types.length);
+      packValues(types, values, packedValues, valueLengths);
+    }
+    // One string for all keys when they are strings: converted once, not per key.
+    const keySource = keysAreStrings ? (keys as string[]).join('\0') : keys;
+    const result = this.#native.applyBatch(types, keySource, packedValues ?? values, valueLengths, addResults);
+    if (result === -1) {
+      // a key contains '\0': send the array
+      this.#native.applyBatch(types, keys, packedValues ?? values, valueLengths, addResults);
+    }
   }
 
   stats(): Stats {

@@ -17,6 +17,7 @@
 
 #include "bench/zipfian.h"
 #include "common/slice.h"
+#include "common/write_batch.h"
 #include "hybridlog/hybrid_log.h"
 
 using namespace tidekv;
@@ -147,6 +148,38 @@ int main(int argc, char** argv) {
       std::snprintf(name, sizeof name, "%s %s", mix.name, zipf ? "zipfian" : "uniform");
       Report(name, args.ops, secs, db.get());
       if (!mix.rmw && mix.write_pct < 100 && found == 0) Die(Status::Corruption("no reads found"), name);
+    }
+    // Batched: reads through GetMany, writes through ApplyBatch, 1000 at a time.
+    {
+      struct CountingSink final : GetManySink {
+        uint64_t found = 0;
+        bool OnResult(size_t, const Slice* value) override {
+          found += value != nullptr;
+          return true;
+        }
+      };
+      constexpr size_t kChunk = 1000;
+      std::vector<Slice> chunk;
+      t0 = std::chrono::steady_clock::now();
+      CountingSink sink;
+      for (uint64_t i = 0; i < args.ops; i += kChunk) {
+        chunk.clear();
+        for (uint64_t j = i; j < std::min(args.ops, i + kChunk); ++j) chunk.push_back(keys[seq[j]]);
+        if (Status s = db->GetMany(chunk.data(), chunk.size(), &sink); !s.ok()) Die(s, "getmany");
+      }
+      char name[64];
+      std::snprintf(name, sizeof name, "C batched %s", zipf ? "zipfian" : "uniform");
+      Report(name, args.ops, Seconds(t0), db.get());
+      if (sink.found != args.ops) Die(Status::Corruption("batched reads missed keys"), name);
+      t0 = std::chrono::steady_clock::now();
+      WriteBatch batch;
+      for (uint64_t i = 0; i < args.ops; i += kChunk) {
+        batch.Clear();
+        for (uint64_t j = i; j < std::min(args.ops, i + kChunk); ++j) batch.Put(keys[seq[j]], value);
+        if (Status s = db->ApplyBatch(batch); !s.ok()) Die(s, "batch");
+      }
+      std::snprintf(name, sizeof name, "update batched %s", zipf ? "zipfian" : "uniform");
+      Report(name, args.ops, Seconds(t0), db.get());
     }
   }
   if (Status s = db->Close(); !s.ok()) Die(s, "close");

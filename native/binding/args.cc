@@ -89,6 +89,72 @@ bool ReadInt64(napi_env env, napi_value value, const ArgName& what, int64_t* out
   return Fail(env, what.str() + " must be a number or a bigint");
 }
 
+bool KeyList::Read(napi_env env, napi_value keys, size_t start, size_t count, size_t total, const char* what,
+                   Scratch* scratch, bool* split_mismatch) {
+  *split_mismatch = false;
+  napi_valuetype type;
+  napi_typeof(env, keys, &type);
+  if (type == napi_string) return ReadJoined(env, keys, start, count, total, what, split_mismatch);
+
+  // Array: fetch the element handles first, then read each key while the
+  // string a few places ahead is being loaded into cache.
+  elements_.resize(count);
+  for (size_t i = 0; i < count; ++i) napi_get_element(env, keys, static_cast<uint32_t>(start + i), &elements_[i]);
+  arena_.clear();
+  slices_.resize(count);
+  string_keys_.clear();
+  for (size_t i = 0; i < count; ++i) {
+    if (i + kJsPrefetchAhead < count) PrefetchJsValue(elements_[i + kJsPrefetchAhead]);
+    Slice key;
+    if (!ReadKey(env, elements_[i], scratch, &key, {what, static_cast<int64_t>(start + i)})) return false;
+    if (key.data() == scratch->data()) {  // a string: keep its bytes
+      string_keys_.emplace_back(i, arena_.size());
+      arena_.append(key);
+      slices_[i] = Slice(nullptr, key.size());
+    } else {
+      slices_[i] = key;  // Uint8Array: JS memory, valid during this call
+    }
+  }
+  for (auto [i, offset] : string_keys_) slices_[i] = Slice(arena_.data() + offset, slices_[i].size());
+  return true;
+}
+
+bool KeyList::ReadJoined(napi_env env, napi_value keys, size_t start, size_t count, size_t total, const char* what,
+                         bool* split_mismatch) {
+  if (total == 0) {
+    slices_.clear();
+    return true;
+  }
+  size_t utf16_units = 0;
+  napi_get_value_string_utf16(env, keys, nullptr, 0, &utf16_units);
+  // A UTF-16 unit becomes at most 3 UTF-8 bytes (a surrogate pair, 2 units, becomes 4).
+  arena_.resize(3 * utf16_units + 1);
+  size_t bytes = 0;
+  napi_get_value_string_utf8(env, keys, arena_.data(), arena_.size(), &bytes);
+  slices_.resize(count);
+  const char* p = arena_.data();
+  const char* end = p + bytes;
+  for (size_t i = 0; i < total; ++i) {
+    const char* sep = static_cast<const char*>(std::memchr(p, '\0', end - p));
+    if ((sep == nullptr) != (i + 1 == total)) {  // too few or too many pieces
+      *split_mismatch = true;
+      return false;
+    }
+    const char* key_end = sep == nullptr ? end : sep;
+    if (i >= start && i < start + count) {
+      const size_t n = key_end - p;
+      if (n == 0) return Fail(env, ArgName{what, static_cast<int64_t>(i)}.str() + " must not be empty");
+      if (n > kMaxKeyBytes) {
+        return Fail(env, ArgName{what, static_cast<int64_t>(i)}.str() + " of " + std::to_string(n) +
+                             " bytes (UTF-8) exceeds the limit of " + std::to_string(kMaxKeyBytes));
+      }
+      slices_[i - start] = Slice(p, n);
+    }
+    p = key_end + 1;
+  }
+  return true;
+}
+
 bool ReadUint8Array(napi_env env, napi_value value, const char* what, uint8_t** data, size_t* length) {
   bool is_typed_array = false;
   napi_is_typedarray(env, value, &is_typed_array);

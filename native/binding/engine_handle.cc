@@ -329,73 +329,58 @@ Napi::Value EngineHandle::SetOutput(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// getMany(keys, start, out, lengths) -> how many keys from `start` were
-// answered: lengths[i] is the byte count of result start + i (values packed in
-// `out` in order) or -1 when absent. 0 answered with lengths[0] <= -2: the
-// first value needs -lengths[0] - 2 bytes of `out`.
+// getMany(keys, total, start, out, lengths) -> how many keys from `start`
+// were answered: lengths[i] is the byte count of result start + i (values
+// packed in `out` in order) or -1 when absent. 0 answered with
+// lengths[0] <= -2: the first value needs -lengths[0] - 2 bytes of `out`.
+// -1: `keys` was a joined string that did not split into `total` keys.
 Napi::Value EngineHandle::GetMany(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsNumber()) {
-    ThrowInvalidArgument(env, "getMany(keys, start, out, lengths): bad arguments");
+  if (info.Length() < 5 || !info[1].IsNumber() || !info[2].IsNumber()) {
+    ThrowInvalidArgument(env, "getMany(keys, total, start, out, lengths): bad arguments");
     return Napi::Value();
   }
-  Napi::Array keys = info[0].As<Napi::Array>();
-  const uint32_t total = keys.Length();
-  const uint32_t start = info[1].As<Napi::Number>().Uint32Value();
+  const size_t total = info[1].As<Napi::Number>().Uint32Value();
+  const size_t start = info[2].As<Napi::Number>().Uint32Value();
   uint8_t* out = nullptr;
   size_t out_bytes = 0;
-  if (!ReadUint8Array(env, info[2], "out", &out, &out_bytes)) return Napi::Value();
-  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+  if (!ReadUint8Array(env, info[3], "out", &out, &out_bytes)) return Napi::Value();
+  if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
     ThrowInvalidArgument(env, "lengths must be an Int32Array");
     return Napi::Value();
   }
-  Napi::Int32Array lengths = info[3].As<Napi::Int32Array>();
+  Napi::Int32Array lengths = info[4].As<Napi::Int32Array>();
   const size_t count = std::min<size_t>(total > start ? total - start : 0, lengths.ElementLength());
   Engine* engine = OpenEngine(env);
   if (engine == nullptr) return Napi::Value();
-
-  // String keys are encoded one after another into `arena`; the slices are
-  // fixed up once it has stopped growing.
-  std::string arena;
-  std::vector<Slice> slices(count);
-  std::vector<std::pair<size_t, size_t>> string_keys;  // (index, arena offset)
-  for (size_t i = 0; i < count; ++i) {
-    napi_value element;
-    napi_get_element(env, keys, static_cast<uint32_t>(start + i), &element);
-    Slice key;
-    if (!ReadKey(env, element, &core_->key_scratch, &key, {"keys", static_cast<int64_t>(start + i)})) {
-      return Napi::Value();
-    }
-    if (key.data() == core_->key_scratch.data()) {
-      string_keys.emplace_back(i, arena.size());
-      arena.append(key);
-      slices[i] = Slice(nullptr, key.size());
-    } else {
-      slices[i] = key;  // Uint8Array: JS memory, valid during this call
-    }
+  bool split_mismatch = false;
+  KeyList& keys = core_->batch_keys;
+  if (!keys.Read(env, info[0], start, count, total, "keys", &core_->key_scratch, &split_mismatch)) {
+    return split_mismatch ? Napi::Number::New(env, -1) : Napi::Value();
   }
-  for (auto [i, offset] : string_keys) slices[i] = Slice(arena.data() + offset, slices[i].size());
-
   BufferSink sink(out, out_bytes, lengths.Data());
-  Status s = engine->GetMany(slices.data(), count, &sink);
-  if (!s.ok()) {
+  if (Status s = engine->GetMany(keys.data(), count, &sink); !s.ok()) {
     Throw(env, s);
     return Napi::Value();
   }
   return Napi::Number::New(env, static_cast<double>(sink.processed()));
 }
 
-// applyBatch(types: Uint8Array, keys: any[], values: any[]): operation i is
-// types[i] (BatchCode) on keys[i] with values[i] (value, bytes or delta).
+// applyBatch(types, keys, values, valueLengths, addResults?) -> 0, or -1 when
+// `keys` was a joined string that did not split into types.length keys.
+//   types         Uint8Array of BatchCode, one per operation
+//   keys          array of keys, or one string of the keys joined by '\0'
+//   values        array (values[i]: the value, the bytes, or the delta), or
+//                 one Uint8Array holding every operation's bytes back to back
+//                 (a delta as 8 bytes int64 LE), with
+//   valueLengths  Int32Array: the byte count of each operation's part
+//   addResults    optional BigInt64Array, one entry per operation: receives
+//                 each increment's new value
 Napi::Value EngineHandle::ApplyBatch(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   uint8_t* types = nullptr;
   size_t count = 0;
   if (info.Length() < 3 || !ReadUint8Array(env, info[0], "types", &types, &count)) return Napi::Value();
-  if (!info[1].IsArray() || !info[2].IsArray()) {
-    ThrowInvalidArgument(env, "applyBatch(types, keys, values): keys and values must be arrays");
-    return Napi::Value();
-  }
   if (count > kMaxBatchOps) {
     ThrowInvalidArgument(env, "batch of " + std::to_string(count) + " operations exceeds the limit of " +
                                   std::to_string(kMaxBatchOps));
@@ -403,48 +388,108 @@ Napi::Value EngineHandle::ApplyBatch(const Napi::CallbackInfo& info) {
   }
   Engine* engine = OpenEngine(env);
   if (engine == nullptr) return Napi::Value();
-  napi_value keys = info[1], values = info[2];
-  WriteBatch batch;
-  for (size_t i = 0; i < count; ++i) {
-    napi_value key_value, value_value;
-    napi_get_element(env, keys, static_cast<uint32_t>(i), &key_value);
-    Slice key, bytes;
-    if (!ReadKey(env, key_value, &core_->key_scratch, &key, {"ops", static_cast<int64_t>(i), ".key"})) {
+
+  // Values: packed (one buffer + lengths) or an array.
+  const uint8_t* packed = nullptr;
+  size_t packed_bytes = 0;
+  const int32_t* value_lengths = nullptr;
+  bool is_packed = false;
+  napi_is_typedarray(env, info[2], &is_packed);
+  if (is_packed) {
+    uint8_t* data = nullptr;
+    if (!ReadUint8Array(env, info[2], "values", &data, &packed_bytes)) return Napi::Value();
+    packed = data;
+    if (info.Length() < 4 || !info[3].IsTypedArray() ||
+        info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        info[3].As<Napi::Int32Array>().ElementLength() != count) {
+      ThrowInvalidArgument(env, "applyBatch: valueLengths must be an Int32Array with one entry per operation");
       return Napi::Value();
     }
-    switch (types[i]) {
-      case kBatchPut:
-      case kBatchAppend:
-        napi_get_element(env, values, static_cast<uint32_t>(i), &value_value);
-        if (!ReadBytes(env, value_value, &core_->value_scratch, engine->MaxValueBytes(),
+    value_lengths = info[3].As<Napi::Int32Array>().Data();
+  } else if (!info[2].IsArray()) {
+    ThrowInvalidArgument(env, "applyBatch: values must be an array or a Uint8Array");
+    return Napi::Value();
+  }
+
+  bool split_mismatch = false;
+  KeyList& keys = core_->batch_keys;
+  if (!keys.Read(env, info[1], 0, count, count, "ops", &core_->key_scratch, &split_mismatch)) {
+    return split_mismatch ? Napi::Number::New(env, -1) : Napi::Value();
+  }
+
+  WriteBatch batch;
+  size_t packed_offset = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const Slice key = keys.data()[i];
+    Slice bytes;
+    if (types[i] != kBatchDelete) {
+      if (is_packed) {
+        const int32_t n = value_lengths[i];
+        if (n < 0 || packed_offset + n > packed_bytes) {
+          ThrowInvalidArgument(env, "applyBatch: valueLengths do not match values");
+          return Napi::Value();
+        }
+        bytes = Slice(reinterpret_cast<const char*>(packed) + packed_offset, n);
+        packed_offset += n;
+      } else {
+        napi_value element;
+        napi_get_element(env, info[2], static_cast<uint32_t>(i), &element);
+        if (types[i] == kBatchIncrement) {
+          int64_t delta = 1;
+          napi_valuetype t;
+          napi_typeof(env, element, &t);
+          if (t != napi_undefined && !ReadInt64(env, element, {"ops", static_cast<int64_t>(i), ".delta"}, &delta)) {
+            return Napi::Value();
+          }
+          char operand[kCounterBytes];
+          StoreFixed64(operand, static_cast<uint64_t>(delta));
+          batch.Merge(key, MergeOp::kAddInt64, Slice(operand, sizeof operand));
+          continue;
+        }
+        if (!ReadBytes(env, element, &core_->value_scratch, engine->MaxValueBytes(),
                        {"ops", static_cast<int64_t>(i), types[i] == kBatchPut ? ".value" : ".bytes"}, &bytes)) {
           return Napi::Value();
         }
-        if (types[i] == kBatchPut) {
-          batch.Put(key, bytes);
-        } else {
-          batch.Merge(key, MergeOp::kAppend, bytes);
-        }
-        break;
-      case kBatchDelete: batch.Delete(key); break;
-      case kBatchIncrement: {
-        int64_t delta = 1;
-        napi_get_element(env, values, static_cast<uint32_t>(i), &value_value);
-        napi_valuetype t;
-        napi_typeof(env, value_value, &t);
-        if (t != napi_undefined && !ReadInt64(env, value_value, {"ops", static_cast<int64_t>(i), ".delta"}, &delta)) return Napi::Value();
-        char operand[kCounterBytes];
-        StoreFixed64(operand, static_cast<uint64_t>(delta));
-        batch.Merge(key, MergeOp::kAddInt64, Slice(operand, sizeof operand));
-        break;
       }
+    }
+    switch (types[i]) {
+      case kBatchPut:
+        if (bytes.size() > engine->MaxValueBytes()) {
+          ThrowInvalidArgument(env, "ops[" + std::to_string(i) + "].value of " + std::to_string(bytes.size()) +
+                                        " bytes exceeds the limit of " + std::to_string(engine->MaxValueBytes()));
+          return Napi::Value();
+        }
+        batch.Put(key, bytes);
+        break;
+      case kBatchAppend: batch.Merge(key, MergeOp::kAppend, bytes); break;
+      case kBatchDelete: batch.Delete(key); break;
+      case kBatchIncrement:
+        if (bytes.size() != kCounterBytes) {
+          ThrowInvalidArgument(env, "applyBatch: a packed delta must be 8 bytes");
+          return Napi::Value();
+        }
+        batch.Merge(key, MergeOp::kAddInt64, bytes);
+        break;
       default:
         ThrowInvalidArgument(env, "ops[" + std::to_string(i) + "] has an unknown type");
         return Napi::Value();
     }
   }
-  if (Status s = engine->ApplyBatch(batch); !s.ok()) Throw(env, s);
-  return Napi::Value();
+  int64_t* add_results = nullptr;
+  if (info.Length() > 4 && !info[4].IsUndefined()) {
+    if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_bigint64_array ||
+        info[4].As<Napi::TypedArray>().ElementLength() != count) {
+      ThrowInvalidArgument(env, "applyBatch: addResults must be a BigInt64Array with one entry per operation");
+      return Napi::Value();
+    }
+    add_results = static_cast<int64_t*>(info[4].As<Napi::TypedArray>().ArrayBuffer().Data()) +
+                  info[4].As<Napi::TypedArray>().ByteOffset() / sizeof(int64_t);
+  }
+  if (Status s = engine->ApplyBatch(batch, add_results); !s.ok()) {
+    Throw(env, s);
+    return Napi::Value();
+  }
+  return Napi::Number::New(env, 0);
 }
 
 Napi::Value EngineHandle::Stats(const Napi::CallbackInfo& info) {

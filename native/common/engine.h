@@ -69,8 +69,10 @@ class Engine {
   // Applies every operation or none: operations that can fail on the stored
   // data (kAddInt64 on a non-counter, overflow) are checked before anything
   // is written. An I/O error part-way (the disk refusing a page flush) can
-  // leave a prefix applied; the returned Status says so.
-  virtual Status ApplyBatch(const WriteBatch& batch) = 0;
+  // leave a prefix applied; the returned Status says so. When add_results is
+  // not null it receives, at each kAddInt64 operation's index, the counter's
+  // new value (other entries are left alone).
+  virtual Status ApplyBatch(const WriteBatch& batch, int64_t* add_results = nullptr) = 0;
 
   // Reclaims space held by dead records. Runs on the calling thread, holding
   // the engine lock only in short slices so foreground calls keep flowing.

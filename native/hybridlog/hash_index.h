@@ -85,6 +85,10 @@ class HashIndex {
       b = OverflowBucket(b->overflow);
     }
   }
+  // Starts loading the bucket of hash into cache (batched lookups overlap
+  // their misses: see HybridLogEngine::PrefetchGroup).
+  void PrefetchBucket(uint64_t hash) const { __builtin_prefetch(&buckets_[hash & bucket_mask_]); }
+
   // The live entry for hash, or a new one (address kInvalidAddress) with a
   // full tag. Fails only when memory for an overflow bucket cannot be had.
   Status FindOrCreate(uint64_t hash, uint64_t begin_address, uint64_t** slot);

@@ -187,10 +187,44 @@ Status HybridLogEngine::Get(Slice key, char* dst, size_t dst_capacity, size_t* v
   return Status::OK();
 }
 
+// Drives the prefetch pipeline over a sequence of keys: call Advance(i)
+// before running operation i. `key_at(j)` returns the key of operation j.
+class HybridLogEngine::Prefetcher {
+ public:
+  Prefetcher(HybridLogEngine* engine, size_t n) : engine_(engine), n_(n) {}
+  template <typename KeyAt>
+  void Advance(size_t i, KeyAt&& key_at) {
+    if (i == 0) {  // fill the pipeline
+      for (size_t j = 0; j < std::min(n_, kBucketAhead); ++j) StartBucket(j, key_at(j));
+      for (size_t j = 0; j < std::min(n_, kRecordAhead); ++j) StartRecord(j);
+    }
+    if (i + kBucketAhead < n_) StartBucket(i + kBucketAhead, key_at(i + kBucketAhead));
+    if (i + kRecordAhead < n_) StartRecord(i + kRecordAhead);
+  }
+
+ private:
+  void StartBucket(size_t j, Slice key) {
+    const uint64_t hash = HashKey(key);
+    hashes_[j % kRing] = hash;
+    engine_->index_.PrefetchBucket(hash);
+  }
+  void StartRecord(size_t j) {
+    if (const uint64_t* slot = engine_->index_.Find(hashes_[j % kRing], engine_->log_.begin())) {
+      engine_->log_.PrefetchRecord(HashIndex::Address(*slot));
+    }
+  }
+  static constexpr size_t kRing = 2 * kBucketAhead;
+  HybridLogEngine* engine_;
+  size_t n_;
+  uint64_t hashes_[kRing];
+};
+
 Status HybridLogEngine::GetMany(const Slice* keys, size_t n, GetManySink* sink) {
   Lock lock = LockForeground();
   if (closing_) return Status::Closed("store is closed");
+  Prefetcher prefetcher(this, n);
   for (size_t i = 0; i < n; ++i) {
+    prefetcher.Advance(i, [keys](size_t j) { return keys[j]; });
     TIDEKV_RETURN_IF_ERROR(CheckKey(keys[i]));
     const char* record = nullptr;
     TIDEKV_RETURN_IF_ERROR(GetLocked(keys[i], &record));
@@ -464,18 +498,22 @@ Status HybridLogEngine::ValidateBatch(const WriteBatch& batch) {
   return Status::OK();
 }
 
-Status HybridLogEngine::ApplyBatch(const WriteBatch& batch) {
+Status HybridLogEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results) {
   Lock lock = LockForeground();
   if (closing_) return Status::Closed("store is closed");
   TIDEKV_RETURN_IF_ERROR(ValidateBatch(batch));
+  Prefetcher prefetcher(this, batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
+    prefetcher.Advance(i, [&batch](size_t j) { return batch.op(j).key; });
     const WriteBatch::Op op = batch.op(i);
     Status s;
     bool existed = false;
     switch (op.type) {
       case BatchOpType::kPut: s = PutLocked(op.key, op.value); break;
       case BatchOpType::kDelete: s = DeleteLocked(op.key, &existed); break;
-      case BatchOpType::kMerge: s = MergeLocked(op.key, op.merge_op, op.value, nullptr); break;
+      case BatchOpType::kMerge:
+        s = MergeLocked(op.key, op.merge_op, op.value, add_results != nullptr ? &add_results[i] : nullptr);
+        break;
     }
     if (!s.ok()) {
       return Status(s.code(), "batch stopped at operation " + std::to_string(i) + " of " +

@@ -55,7 +55,7 @@ class HybridLogEngine final : public Engine {
   Status Put(Slice key, Slice value) override;
   Status Delete(Slice key, bool* existed) override;
   Status Merge(Slice key, MergeOp op, Slice operand, int64_t* int_result) override;
-  Status ApplyBatch(const WriteBatch& batch) override;
+  Status ApplyBatch(const WriteBatch& batch, int64_t* add_results = nullptr) override;
   Status Compact(CompactionResult* result) override;
   void GetStats(EngineStats* stats) override;
   size_t MaxValueBytes() const override { return max_value_bytes_; }
@@ -89,6 +89,14 @@ class HybridLogEngine final : public Engine {
   Status AppendRecord(uint64_t* slot, Slice key, RecordType type, size_t value_bytes, size_t value_capacity,
                       uint64_t superseded, uint64_t superseded_link, Fill&& fill);
   Status GrowIndexIfNeeded();
+  // Batched calls pipeline their lookups: while operation i runs, the record
+  // of operation i + kRecordAhead and the bucket of operation i + kBucketAhead
+  // are being loaded. A lone lookup pays its two or three cache misses one
+  // after another; the pipeline keeps about kBucketAhead of them in flight
+  // (a core tracks 10-20 outstanding misses, so going further buys nothing).
+  static constexpr size_t kBucketAhead = 16;
+  static constexpr size_t kRecordAhead = 8;
+  class Prefetcher;
 
   HybridLogOptions options_;
   std::string dir_;

@@ -313,7 +313,10 @@ TEST(HybridLog, BatchIsAllOrNothingForMergeFailures) {
   good.Merge("text", MergeOp::kAddInt64, Counter(2));  // the delete made it a fresh counter
   good.Merge("x", MergeOp::kAppend, "w");
   good.Delete("gone");
-  ASSERT_OK(db->ApplyBatch(good));
+  int64_t results[5] = {-1, -1, -1, -1, -1};
+  ASSERT_OK(db->ApplyBatch(good, results));
+  EXPECT_EQ(results[2], int64_t{2});   // the increment's new value
+  EXPECT_EQ(results[0], int64_t{-1});  // other operations leave their entry alone
   ASSERT_OK(db->Get("text", &v));
   EXPECT_EQ(v, Counter(2));
   ASSERT_OK(db->Get("x", &v));
