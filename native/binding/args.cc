@@ -97,25 +97,23 @@ bool KeyList::Read(napi_env env, napi_value keys, size_t start, size_t count, si
   if (type == napi_string) return ReadJoined(env, keys, start, count, total, what, split_mismatch);
 
   // Array: fetch the element handles first, then read each key while the
-  // string a few places ahead is being loaded into cache.
+  // string a few places ahead is being loaded into cache. Every key is copied
+  // into the arena, Uint8Arrays too: fetching an element can run JS (a Proxy,
+  // a getter) that could detach an earlier key's buffer.
   elements_.resize(count);
   for (size_t i = 0; i < count; ++i) napi_get_element(env, keys, static_cast<uint32_t>(start + i), &elements_[i]);
   arena_.clear();
+  offsets_.resize(count);
   slices_.resize(count);
-  string_keys_.clear();
   for (size_t i = 0; i < count; ++i) {
     if (i + kJsPrefetchAhead < count) PrefetchJsValue(elements_[i + kJsPrefetchAhead]);
     Slice key;
     if (!ReadKey(env, elements_[i], scratch, &key, {what, static_cast<int64_t>(start + i)})) return false;
-    if (key.data() == scratch->data()) {  // a string: keep its bytes
-      string_keys_.emplace_back(i, arena_.size());
-      arena_.append(key);
-      slices_[i] = Slice(nullptr, key.size());
-    } else {
-      slices_[i] = key;  // Uint8Array: JS memory, valid during this call
-    }
+    offsets_[i] = arena_.size();
+    arena_.append(key);
+    slices_[i] = Slice(nullptr, key.size());
   }
-  for (auto [i, offset] : string_keys_) slices_[i] = Slice(arena_.data() + offset, slices_[i].size());
+  for (size_t i = 0; i < count; ++i) slices_[i] = Slice(arena_.data() + offsets_[i], slices_[i].size());
   return true;
 }
 

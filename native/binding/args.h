@@ -71,7 +71,8 @@ inline constexpr size_t kJsPrefetchAhead = 8;
 
 // An int64 delta: a safe-integer number or a bigint within int64.
 bool ReadInt64(napi_env env, napi_value value, const ArgName& what, int64_t* out);
-// The keys of a batched call, read in one of two shapes:
+// The keys of a batched call, read in one of two shapes (one KeyList per
+// call: reading an array can run JS that re-enters the store):
 //   - an array of strings / Uint8Arrays (one N-API call per key);
 //   - one string of `total` keys joined by '\0' (lib/store.ts sends this when
 //     every key is a string): one conversion for the whole batch. If the
@@ -92,7 +93,7 @@ class KeyList {
   std::string arena_;
   std::vector<Slice> slices_;
   std::vector<napi_value> elements_;
-  std::vector<std::pair<size_t, size_t>> string_keys_;  // (index, arena offset) of array elements
+  std::vector<size_t> offsets_;  // of array keys in arena_
 };
 
 // A Uint8Array argument (no strings), e.g. an output buffer.

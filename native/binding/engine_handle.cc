@@ -354,7 +354,7 @@ Napi::Value EngineHandle::GetMany(const Napi::CallbackInfo& info) {
   Engine* engine = OpenEngine(env);
   if (engine == nullptr) return Napi::Value();
   bool split_mismatch = false;
-  KeyList& keys = core_->batch_keys;
+  KeyList keys;
   if (!keys.Read(env, info[0], start, count, total, "keys", &core_->key_scratch, &split_mismatch)) {
     return split_mismatch ? Napi::Number::New(env, -1) : Napi::Value();
   }
@@ -412,7 +412,7 @@ Napi::Value EngineHandle::ApplyBatch(const Napi::CallbackInfo& info) {
   }
 
   bool split_mismatch = false;
-  KeyList& keys = core_->batch_keys;
+  KeyList keys;
   if (!keys.Read(env, info[1], 0, count, count, "ops", &core_->key_scratch, &split_mismatch)) {
     return split_mismatch ? Napi::Number::New(env, -1) : Napi::Value();
   }

@@ -38,7 +38,6 @@ struct StoreCore {
   napi_env env;
   Scratch key_scratch;
   Scratch value_scratch;
-  KeyList batch_keys;  // reused by getMany/applyBatch
   // get() copies values here; JS owns the buffer (kept alive by out_ref).
   napi_ref out_ref = nullptr;
   uint8_t* out_data = nullptr;

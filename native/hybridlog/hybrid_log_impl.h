@@ -81,7 +81,8 @@ class HybridLogEngine final : public Engine {
   Status PutLocked(Slice key, Slice value);
   Status DeleteLocked(Slice key, bool* existed);
   Status MergeLocked(Slice key, MergeOp op, Slice operand, int64_t* int_result);
-  Status ValidateBatch(const WriteBatch& batch);
+  // Checks sizes and operation types; *needs_undo when the batch holds merges.
+  Status ValidateBatch(const WriteBatch& batch, bool* needs_undo);
 
   // Appends a record for key after the chain whose head is *slot: links past
   // `superseded` when it is the head. Fills the value with `fill`.

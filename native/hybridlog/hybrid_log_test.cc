@@ -324,6 +324,42 @@ TEST(HybridLog, BatchIsAllOrNothingForMergeFailures) {
   ASSERT_OK(db->Verify());
 }
 
+// A failing merge late in a batch undoes everything before it: overwrites,
+// deletes of existing keys, creations, increments, several ops on one key.
+TEST(HybridLog, FailedBatchUndoesEveryEarlierOperation) {
+  MemEnv env;
+  auto db = OpenEngine(TinyOptions(&env), "/db");
+  ASSERT_TRUE(db != nullptr);
+  std::map<std::string, std::string> before;
+  for (int i = 0; i < 300; ++i) {
+    const std::string k = "k" + std::to_string(i), v = std::string(i % 50, 'a' + i % 26);
+    ASSERT_OK(db->Put(k, v));
+    before[k] = v;
+  }
+  ASSERT_OK(db->Put("n", Counter(41)));
+  before["n"] = Counter(41);
+  WriteBatch batch;
+  for (int i = 0; i < 300; i += 3) batch.Put("k" + std::to_string(i), std::string(200, 'z'));  // moves records
+  for (int i = 1; i < 300; i += 3) batch.Delete("k" + std::to_string(i));
+  for (int i = 0; i < 50; ++i) batch.Put("new" + std::to_string(i), "fresh");
+  batch.Merge("n", MergeOp::kAddInt64, Counter(1));
+  batch.Merge("n", MergeOp::kAddInt64, Counter(1));
+  batch.Merge("k2", MergeOp::kAppend, "tail");
+  batch.Put("k5", "x");
+  batch.Merge("k5", MergeOp::kAddInt64, Counter(1));  // "x" is not a counter: the batch fails here
+  EXPECT_STATUS(db->ApplyBatch(batch), kTypeMismatch);
+  std::string v;
+  for (auto& [k, expected] : before) {
+    ASSERT_OK(db->Get(k, &v));
+    ASSERT_EQ(v, expected);
+  }
+  for (int i = 0; i < 50; ++i) EXPECT_STATUS(db->Get("new" + std::to_string(i), &v), kNotFound);
+  EngineStats stats;
+  db->GetStats(&stats);
+  EXPECT_EQ(stats.keys, before.size());
+  ASSERT_OK(db->Verify());
+}
+
 TEST(HybridLog, IndexGrowsAndKeepsEveryKey) {
   MemEnv env;
   HybridLogOptions o = TinyOptions(&env);

@@ -1,0 +1,69 @@
+// Reading a batch's keys can run user JS (a Proxy trap, a getter on a hole).
+// That JS may call back into the same store; the outer call must still see
+// exactly the keys it was given, and nothing may crash.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { open, type Key, type Store } from '../lib/index.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function store(): Promise<Store> {
+  const dir = mkdtempSync(join(tmpdir(), 'tidekv-reentry-'));
+  const db = await open(dir, { memoryBudgetBytes: 1 << 20, pageBytes: 1 << 16 });
+  cleanups.push(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return db;
+}
+
+/** An array whose element reads call `during` first (mixed key types force the per-element path). */
+function trapped(keys: Key[], during: () => void): Key[] {
+  return new Proxy(keys, {
+    get(target, property, receiver) {
+      if (typeof property === 'string' && /^\d+$/.test(property)) during();
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
+}
+
+describe('re-entrant calls while a batch reads its keys', () => {
+  it('getMany sees its own keys when a trap runs getMany and put', async () => {
+    const db = await store();
+    for (let i = 0; i < 100; i++) db.put(`k${i}`, `v${i}`);
+    const keys: Key[] = [];
+    for (let i = 0; i < 100; i++) keys.push(i % 2 === 0 ? `k${i}` : Buffer.from(`k${i}`));
+    let inner = 0;
+    const result = db.getMany(
+      trapped(keys, () => {
+        inner++;
+        db.getMany(['k1', 'k2', Buffer.from('k3')]);
+        db.put(`other${inner}`, 'x');
+      }),
+    );
+    expect(inner).toBeGreaterThan(0);
+    expect(result.map((v) => v?.toString())).toEqual(keys.map((_, i) => `v${i}`));
+    db.verify();
+  });
+
+  it('batch applies its own ops when a trap runs another batch', async () => {
+    const db = await store();
+    const keys: Key[] = [];
+    for (let i = 0; i < 64; i++) keys.push(i % 3 === 0 ? Buffer.from(`b${i}`) : `b${i}`);
+    let inner = 0;
+    const trappedKeys = trapped(keys, () => {
+      inner++;
+      db.putMany([`x${inner}`, Buffer.from(`y${inner}`)], ['1', Buffer.from('2')]);
+    });
+    db.putMany(trappedKeys, keys.map((_, i) => Buffer.from(`value${i}`)));
+    expect(inner).toBeGreaterThan(0);
+    for (let i = 0; i < 64; i++) expect(db.get(keys[i]!)?.toString()).toBe(`value${i}`);
+    expect(db.get(`x${inner}`)?.toString()).toBe('1');
+    db.verify();
+  });
+});
