@@ -18,6 +18,7 @@ export async function open(dir: string, options?: OpenOptions): Promise<Store> {
   if (typeof dir !== 'string' || dir.length === 0) {
     throw invalidArgument(`dir must be a non-empty string, got ${describe(dir)}`);
   }
+  if (dir.includes('\0')) throw invalidArgument('dir must not contain NUL characters');
   const resolved = resolveOptions(options);
   const { engine, ...engineOptions } = resolved;
   const native = await addon.openHybridLog(dir, engineOptions);

@@ -63,7 +63,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   const given = options as Record<string, unknown>;
   for (const name of Object.keys(given)) {
-    if (!(name in DEFAULT_OPTIONS)) throw invalidArgument(`unknown option '${name}'`);
+    if (!Object.hasOwn(DEFAULT_OPTIONS, name)) throw invalidArgument(`unknown option '${name}'`);
   }
   const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS };
   const engine = given['engine'];

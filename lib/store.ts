@@ -164,6 +164,7 @@ export class Store {
    * Buffer pool): copy one with Buffer.from(value) to keep it on its own.
    */
   getMany(keys: readonly Key[]): (Buffer | undefined)[] {
+    this.#checkOpen();
     if (!Array.isArray(keys)) throw invalidArgument(`keys must be an array, got ${describe(keys)}`);
     const results: (Buffer | undefined)[] = new Array<Buffer | undefined>(keys.length);
     for (let base = 0; base < keys.length; base += GET_MANY_CHUNK) {
@@ -254,6 +255,7 @@ export class Store {
    * against the stored data first, so a batch that fails for them writes nothing.
    */
   batch(ops: readonly Op[]): void {
+    this.#checkOpen();
     if (!Array.isArray(ops)) throw invalidArgument(`ops must be an array, got ${describe(ops)}`);
     const n = ops.length;
     if (n === 0) return;
@@ -292,6 +294,7 @@ export class Store {
 
   /** Puts keys[i] = values[i] for every i, in one native call (the fastest way to write many values). */
   putMany(keys: readonly Key[], values: readonly Value[]): void {
+    this.#checkOpen();
     if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length) {
       throw invalidArgument('putMany(keys, values) takes two arrays of the same length');
     }
@@ -310,6 +313,7 @@ export class Store {
    * in one native call; returns the new values. All-or-nothing like batch().
    */
   incrementMany(keys: readonly Key[], deltas?: number | bigint | readonly (number | bigint)[]): BigInt64Array {
+    this.#checkOpen();
     if (!Array.isArray(keys)) throw invalidArgument(`keys must be an array, got ${describe(keys)}`);
     const n = keys.length;
     const results = new BigInt64Array(n);
@@ -380,6 +384,12 @@ export class Store {
       this.#closing = this.#native.close();
     }
     return this.#closing;
+  }
+
+  // Batched calls check here so that an empty batch on a closed store also
+  // throws (the native side is not reached for it).
+  #checkOpen(): void {
+    if (this.#closed) throw new TidekvError('ERR_CLOSED', 'store is closed');
   }
 
   #growOutput(needed: number): void {

@@ -11,6 +11,7 @@
 
 #include "binding/args.h"
 #include "binding/engine_handle.h"
+#include "binding/promise_worker.h"
 #include "hybridlog/hybrid_log.h"
 
 namespace tidekv::binding {
@@ -59,39 +60,35 @@ bool ReadOption(Napi::Object options, const char* name, uint64_t* out) {
   return true;
 }
 
-class OpenWorker final : public Napi::AsyncWorker {
+class OpenWorker final : public PromiseWorker {
  public:
   OpenWorker(Napi::Env env, HybridLogOptions options, std::string dir)
-      : Napi::AsyncWorker(env), options_(options), dir_(std::move(dir)), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+      : PromiseWorker(env), options_(options), dir_(std::move(dir)) {}
   void Execute() override {
     std::unique_ptr<Engine> engine;
     status_ = HybridLog::Open(options_, dir_, &engine);
     if (status_.ok()) engine_ = std::move(engine);
   }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!status_.ok()) {
-      ThrowStatus(env, status_);
-      deferred_.Reject(env.GetAndClearPendingException().Value());
-      return;
-    }
+  napi_value Result(napi_env env) override {
+    AddonData* data = Data(env);
+    if (data == nullptr || data->store_class.IsEmpty()) return nullptr;
     // The constructor copies the shared_ptr out of the External synchronously,
-    // so pointing it at this local is safe.
-    std::shared_ptr<Engine> engine = std::move(engine_);
-    Napi::Object store = Data(env)->store_class.New({Napi::External<std::shared_ptr<Engine>>::New(env, &engine)});
-    if (env.IsExceptionPending()) {
-      deferred_.Reject(env.GetAndClearPendingException().Value());
-      return;
+    // so pointing it at this member is safe. If the object cannot be made
+    // (teardown), engine_ still owns the engine and closes it on destruction.
+    napi_value external, store;
+    if (napi_create_external(env, &engine_, nullptr, nullptr, &external) != napi_ok) return nullptr;
+    if (napi_new_instance(env, data->store_class.Value(), 1, &external, &store) != napi_ok) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+      return nullptr;
     }
-    deferred_.Resolve(store);
+    engine_.reset();
+    return store;
   }
 
  private:
   HybridLogOptions options_;
   std::string dir_;
-  Napi::Promise::Deferred deferred_;
-  Status status_;
   std::shared_ptr<Engine> engine_;
 };
 
@@ -126,10 +123,15 @@ Napi::Value OpenHybridLog(const Napi::CallbackInfo& info) {
     }
     options.mutable_fraction = fraction.As<Napi::Number>().DoubleValue();
   }
-  auto* worker = new OpenWorker(env, options, info[0].As<Napi::String>().Utf8Value());
-  Napi::Promise promise = worker->Promise();
+  const std::string dir = info[0].As<Napi::String>().Utf8Value();
+  if (dir.empty() || dir.find('\0') != std::string::npos) {
+    ThrowInvalidArgument(env, "dir must be a non-empty path without NUL characters");
+    return Napi::Value();
+  }
+  auto* worker = new OpenWorker(env, options, dir);
+  napi_value promise = worker->Promise();
   worker->Queue();
-  return promise;
+  return Napi::Value(env, promise);
 }
 
 }  // namespace
@@ -147,20 +149,31 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   return exports;
 }
 
-void ThrowStatus(napi_env env, const Status& status) {
+napi_value MakeError(napi_env env, const Status& status) {
   AddonData* data = Data(env);
-  Napi::Env e(env);
   const std::string message(status.message());
-  const double code = static_cast<double>(static_cast<int>(status.code()));
+  napi_value code, text, error = nullptr;
+  napi_create_double(env, static_cast<double>(static_cast<int>(status.code())), &code);
+  napi_create_string_utf8(env, message.data(), message.size(), &text);
   if (data != nullptr && !data->error_factory.IsEmpty()) {
-    Napi::Value error = data->error_factory.Call({Napi::Number::New(e, code), Napi::String::New(e, message)});
-    if (!e.IsExceptionPending()) napi_throw(env, error);
-    return;
+    napi_value argv[2] = {code, text};
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    if (napi_call_function(env, undefined, data->error_factory.Value(), 2, argv, &error) != napi_ok) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+      return nullptr;
+    }
+    return error;
   }
   // No factory (the addon loaded outside lib/): a plain Error with the number.
-  Napi::Error error = Napi::Error::New(e, message);
-  error.Set("statusCode", Napi::Number::New(e, code));
-  error.ThrowAsJavaScriptException();
+  if (napi_create_error(env, nullptr, text, &error) != napi_ok) return nullptr;
+  napi_set_named_property(env, error, "statusCode", code);
+  return error;
+}
+
+void ThrowStatus(napi_env env, const Status& status) {
+  if (napi_value error = MakeError(env, status)) napi_throw(env, error);
 }
 
 }  // namespace tidekv::binding

@@ -129,17 +129,25 @@ bool KeyList::ReadJoined(napi_env env, napi_value keys, size_t start, size_t cou
   arena_.resize(3 * utf16_units + 1);
   size_t bytes = 0;
   napi_get_value_string_utf8(env, keys, arena_.data(), arena_.size(), &bytes);
+  // First make sure the string splits into exactly `total` keys: a key with
+  // a NUL in it would shift every later key, so nothing may be judged (or
+  // reported) before the count is known to be right.
+  const char* const begin = arena_.data();
+  const char* const end = begin + bytes;
+  size_t separators = 0;
+  for (const char* p = begin; (p = static_cast<const char*>(std::memchr(p, '\0', end - p))) != nullptr; ++p) {
+    if (++separators >= total) break;
+  }
+  if (separators != total - 1) {
+    *split_mismatch = true;
+    return false;
+  }
   slices_.resize(count);
-  const char* p = arena_.data();
-  const char* end = p + bytes;
-  for (size_t i = 0; i < total; ++i) {
+  const char* p = begin;
+  for (size_t i = 0; i < start + count; ++i) {
     const char* sep = static_cast<const char*>(std::memchr(p, '\0', end - p));
-    if ((sep == nullptr) != (i + 1 == total)) {  // too few or too many pieces
-      *split_mismatch = true;
-      return false;
-    }
     const char* key_end = sep == nullptr ? end : sep;
-    if (i >= start && i < start + count) {
+    if (i >= start) {
       const size_t n = key_end - p;
       if (n == 0) return Fail(env, ArgName{what, static_cast<int64_t>(i)}.str() + " must not be empty");
       if (n > kMaxKeyBytes) {

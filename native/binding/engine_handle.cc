@@ -1,5 +1,7 @@
 #include "binding/engine_handle.h"
 
+#include "binding/promise_worker.h"
+
 #include <thread>
 #include <utility>
 #include <vector>
@@ -17,68 +19,41 @@ enum BatchCode : uint8_t { kBatchPut = 1, kBatchDelete = 2, kBatchIncrement = 3,
 
 void Throw(napi_env env, const Status& status) { ThrowStatus(env, status); }
 
-class CompactWorker final : public Napi::AsyncWorker {
+class CompactWorker final : public PromiseWorker {
  public:
   // Holding `receiver` keeps the handle from being collected while this runs.
   CompactWorker(Napi::Object receiver, std::shared_ptr<Engine> engine)
-      : Napi::AsyncWorker(receiver.Env()),
-        receiver_(Napi::Persistent(receiver)),
-        engine_(std::move(engine)),
-        deferred_(Napi::Promise::Deferred::New(receiver.Env())) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+      : PromiseWorker(receiver.Env()), receiver_(Napi::Persistent(receiver)), engine_(std::move(engine)) {}
   void Execute() override { status_ = engine_->Compact(&result_); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!status_.ok()) {
-      ThrowStatus(env, status_);
-      Napi::Error error = env.GetAndClearPendingException();
-      deferred_.Reject(error.Value());
-      return;
-    }
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("recordsScanned", Napi::Number::New(env, static_cast<double>(result_.records_scanned)));
-    r.Set("recordsMoved", Napi::Number::New(env, static_cast<double>(result_.records_moved)));
-    r.Set("bytesReclaimed", Napi::Number::New(env, static_cast<double>(result_.bytes_reclaimed)));
-    r.Set("filesDeleted", Napi::Number::New(env, static_cast<double>(result_.files_deleted)));
-    r.Set("longestPauseMicros", Napi::Number::New(env, static_cast<double>(result_.longest_pause_micros)));
-    deferred_.Resolve(r);
+  napi_value Result(napi_env env) override {
+    napi_value r;
+    if (napi_create_object(env, &r) != napi_ok) return nullptr;
+    SetNumber(env, r, "recordsScanned", static_cast<double>(result_.records_scanned));
+    SetNumber(env, r, "recordsMoved", static_cast<double>(result_.records_moved));
+    SetNumber(env, r, "bytesReclaimed", static_cast<double>(result_.bytes_reclaimed));
+    SetNumber(env, r, "filesDeleted", static_cast<double>(result_.files_deleted));
+    SetNumber(env, r, "longestPauseMicros", static_cast<double>(result_.longest_pause_micros));
+    return r;
   }
 
  private:
   Napi::ObjectReference receiver_;
   std::shared_ptr<Engine> engine_;
-  Napi::Promise::Deferred deferred_;
-  Status status_;
   CompactionResult result_;
 };
 
-class CloseWorker final : public Napi::AsyncWorker {
+class CloseWorker final : public PromiseWorker {
  public:
-  // Holding `receiver` keeps the handle from being collected while this runs.
   CloseWorker(Napi::Object receiver, std::shared_ptr<Engine> engine)
-      : Napi::AsyncWorker(receiver.Env()),
-        receiver_(Napi::Persistent(receiver)),
-        engine_(std::move(engine)),
-        deferred_(Napi::Promise::Deferred::New(receiver.Env())) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+      : PromiseWorker(receiver.Env()), receiver_(Napi::Persistent(receiver)), engine_(std::move(engine)) {}
   void Execute() override {
     status_ = engine_->Close();
     engine_.reset();  // free memory and unmap here, off the JS thread
   }
-  void OnOK() override {
-    if (status_.ok()) {
-      deferred_.Resolve(Env().Undefined());
-      return;
-    }
-    ThrowStatus(Env(), status_);
-    deferred_.Reject(Env().GetAndClearPendingException().Value());
-  }
 
  private:
   Napi::ObjectReference receiver_;
   std::shared_ptr<Engine> engine_;
-  Napi::Promise::Deferred deferred_;
-  Status status_;
 };
 
 // Copies GetMany results into a JS-owned output buffer and a lengths array.
@@ -523,9 +498,9 @@ Napi::Value EngineHandle::Compact(const Napi::CallbackInfo& info) {
   Engine* engine = OpenEngine(info.Env());
   if (engine == nullptr) return Napi::Value();
   auto* worker = new CompactWorker(info.This().As<Napi::Object>(), core_->engine);
-  Napi::Promise promise = worker->Promise();
+  napi_value promise = worker->Promise();
   worker->Queue();  // the worker deletes itself after OnOK
-  return promise;
+  return Napi::Value(info.Env(), promise);
 }
 
 Napi::Value EngineHandle::Close(const Napi::CallbackInfo& info) {
@@ -537,9 +512,9 @@ Napi::Value EngineHandle::Close(const Napi::CallbackInfo& info) {
   }
   auto* worker = new CloseWorker(info.This().As<Napi::Object>(), std::move(core_->engine));
   core_->engine.reset();
-  Napi::Promise promise = worker->Promise();
+  napi_value promise = worker->Promise();
   worker->Queue();
-  return promise;
+  return Napi::Value(env, promise);
 }
 
 }  // namespace tidekv::binding

@@ -95,7 +95,10 @@ Status HybridLogEngine::Open(const HybridLogOptions& options, const std::string&
   log_options.mutable_pages = std::clamp<uint64_t>(mutable_pages, 1, log_options.frame_count - 2);
   TIDEKV_RETURN_IF_ERROR(log_.Open(log_options));
   TIDEKV_RETURN_IF_ERROR(index_.Init(__builtin_ctz(options_.index_buckets)));
-  max_value_bytes_ = std::min<size_t>(kMaxValueBytes, options_.page_bytes - kRecordHeaderBytes - kMaxKeyBytes);
+  // Any key with any value up to this fits an empty page (page 0 starts at
+  // kFirstAddress, so a record that fills a page goes to page 1).
+  max_value_bytes_ = std::min<size_t>(
+      kMaxValueBytes, options_.page_bytes - kFirstAddress - kRecordHeaderBytes - kMaxKeyBytes - kRecordAlignBytes);
   return Status::OK();
 }
 

@@ -144,6 +144,24 @@ TEST(HybridLog, LimitsAreErrorsNotCrashes) {
   EXPECT_EQ(value.size(), db->MaxValueBytes());
 }
 
+// The first record of a store is placed at kFirstAddress in page 0; one that
+// fills a page must go to page 1 instead of running off the end of page 0.
+TEST(HybridLog, LargestRecordAsTheFirstWrite) {
+  MemEnv env;
+  auto db = OpenEngine(TinyOptions(&env), "/db");
+  ASSERT_TRUE(db != nullptr);
+  const std::string key(kMaxKeyBytes, 'k'), value(db->MaxValueBytes(), 'v');
+  ASSERT_OK(db->Put(key, value));
+  ASSERT_OK(db->Put("small", "after"));
+  std::string v;
+  ASSERT_OK(db->Get(key, &v));
+  EXPECT_EQ(v, value);
+  ASSERT_OK(db->Get("small", &v));
+  EXPECT_EQ(v, std::string("after"));
+  for (int i = 0; i < 20; ++i) ASSERT_OK(db->Put(key, value));  // one page per version: pages churn
+  ASSERT_OK(db->Verify());
+}
+
 TEST(HybridLog, OptionsAreValidated) {
   MemEnv env;
   std::unique_ptr<Engine> db;

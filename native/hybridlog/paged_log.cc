@@ -74,10 +74,25 @@ Status PagedLog::ResolveOnDisk(uint64_t address, const char** record) {
 }
 
 Status PagedLog::Allocate(uint32_t frame_bytes, uint64_t* address, char** dst) {
-  if (tail_page_ready_ && PageOf(tail_) == tail_page_ && (tail_ & page_mask_) + frame_bytes > page_bytes_) {
+  if (frame_bytes > page_bytes_ - kFirstAddress) {
+    // Callers keep records within MaxValueBytes, which leaves room for this.
+    return Status::InvalidArgument("record of " + std::to_string(frame_bytes) + " bytes does not fit a page");
+  }
+  for (;;) {
+    if (!tail_page_ready_ || PageOf(tail_) != tail_page_) {
+      if (tail_ + page_bytes_ > kMaxAddress) {
+        return Status::Limit("the log reached its 2^48-byte address space; compact it");
+      }
+      tail_page_ = PageOf(tail_);
+      tail_page_ready_ = false;
+      TIDEKV_RETURN_IF_ERROR(ShiftReadOnly());
+      TIDEKV_RETURN_IF_ERROR(AcquireFrame(tail_page_));
+      tail_page_ready_ = true;
+    }
+    const uint64_t offset = tail_ & page_mask_;
+    if (offset + frame_bytes <= page_bytes_) break;
     // The record does not fit: close the page with padding and move on.
     char* frame = frames_[FrameIndex(tail_page_)];
-    const uint64_t offset = tail_ & page_mask_;
     const uint64_t remaining = page_bytes_ - offset;
     if (remaining >= kRecordHeaderBytes) {
       EncodeRecordHeader(frame + offset, RecordType::kPadding, 0, 0, 0, remaining, 0);
@@ -85,16 +100,6 @@ Status PagedLog::Allocate(uint32_t frame_bytes, uint64_t* address, char** dst) {
       std::memset(frame + offset, 0, remaining);
     }
     tail_ = (tail_page_ + 1) << page_bits_;
-  }
-  if (!tail_page_ready_ || PageOf(tail_) != tail_page_) {
-    if (tail_ + page_bytes_ > kMaxAddress) {
-      return Status::Limit("the log reached its 2^48-byte address space; compact it");
-    }
-    tail_page_ = PageOf(tail_);
-    tail_page_ready_ = false;
-    TIDEKV_RETURN_IF_ERROR(ShiftReadOnly());
-    TIDEKV_RETURN_IF_ERROR(AcquireFrame(tail_page_));
-    tail_page_ready_ = true;
   }
   *address = tail_;
   *dst = frames_[FrameIndex(tail_page_)] + (tail_ & page_mask_);
