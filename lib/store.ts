@@ -52,7 +52,7 @@ export interface Limits {
 export const MAX_KEY_BYTES = 8 * 1024; // native/common/limits.h kMaxKeyBytes
 export const MAX_BATCH_OPS = 1 << 20; // kMaxBatchOps
 
-const INITIAL_OUTPUT_BYTES = 64 * 1024;
+const OUTPUT_SLAB_BYTES = 64 * 1024;
 const GET_MANY_CHUNK = 4096;
 const SLAB_BYTES = 256 * 1024;
 
@@ -105,7 +105,8 @@ export class Store {
   readonly #native: NativeStore;
   readonly #engine: EngineName;
   readonly #limits: Limits;
-  #out: Buffer;
+  #out: Buffer; // get()'s slab; its ArrayBuffer starts at offset 0
+  #outCursor = 0;
   #lengths = new Int32Array(GET_MANY_CHUNK);
   #slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
   #slabOffset = 0;
@@ -118,7 +119,7 @@ export class Store {
     if (token !== constructing) throw new TypeError('use open() to create a Store');
     this.#native = native;
     this.#engine = engine;
-    this.#out = Buffer.allocUnsafeSlow(INITIAL_OUTPUT_BYTES);
+    this.#out = Buffer.allocUnsafeSlow(OUTPUT_SLAB_BYTES);
     native.setOutput(this.#out);
     this.#limits = Object.freeze({
       maxKeyBytes: MAX_KEY_BYTES,
@@ -145,16 +146,21 @@ export class Store {
     return this.#limits;
   }
 
-  /** The value of key (a new Buffer), or undefined. */
+  /**
+   * The value of key, or undefined. The Buffer is the caller's: the store never
+   * writes to it again. Like Buffer.allocUnsafe results, small values share an
+   * underlying ArrayBuffer (a 64 KiB slab the addon filled directly).
+   */
   get(key: Key): Buffer | undefined {
     const n = this.#native.get(key);
     if (n >= 0) {
-      const value = Buffer.allocUnsafe(n);
-      this.#out.copy(value, 0, 0, n);
-      return value;
+      // The addon wrote the value at the cursor and moved its cursor the same way.
+      const offset = this.#outCursor;
+      this.#outCursor = offset + ((n + 7) & ~7);
+      return Buffer.from(this.#out.buffer, offset, n);
     }
     if (n === -1) return undefined;
-    this.#growOutput(-n - 2);
+    this.#newOutput(-n - 2);
     return this.get(key);
   }
 
@@ -392,13 +398,13 @@ export class Store {
     if (this.#closed) throw new TidekvError('ERR_CLOSED', 'store is closed');
   }
 
-  #growOutput(needed: number): void {
+  // A fresh slab for get(): the old one stays alive while values point into it.
+  #newOutput(needed: number): void {
     if (needed > this.#limits.maxValueBytes) {
       throw new TidekvError('ERR_CORRUPTION', `a stored value claims ${needed} bytes, over the limit`);
     }
-    let size = this.#out.length;
-    while (size < needed) size *= 2;
-    this.#out = Buffer.allocUnsafeSlow(size);
+    this.#out = Buffer.allocUnsafeSlow(Math.max(OUTPUT_SLAB_BYTES, (needed + 7) & ~7));
+    this.#outCursor = 0;
     this.#native.setOutput(this.#out);
   }
 

@@ -122,9 +122,10 @@ napi_value Bool(napi_env env, bool v) {
   return result;
 }
 
-// get(key) -> n >= 0: the value's n bytes are in the output buffer;
+// get(key) -> n >= 0: the value's n bytes are in the output buffer at the
+//             cursor, which then moves by n rounded up to 8;
 //             -1: absent; <= -2: the value has -n - 2 bytes, more than the
-//             output buffer holds (call setOutput with a larger one, retry).
+//             rest of the output buffer holds (setOutput a fresh one, retry).
 napi_value HotGet(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   StoreCore* core = Args(env, info, argv);
@@ -133,10 +134,14 @@ napi_value HotGet(napi_env env, napi_callback_info info) {
   Engine* engine = EngineOf(env, core);
   if (engine == nullptr) return nullptr;
   size_t value_bytes = 0;
-  Status s = engine->Get(key, reinterpret_cast<char*>(core->out_data), core->out_bytes, &value_bytes);
+  // The aligned cursor can pass the end of a buffer whose size is not a
+  // multiple of 8: no room then, never a negative one.
+  const size_t room = core->out_cursor < core->out_bytes ? core->out_bytes - core->out_cursor : 0;
+  Status s = engine->Get(key, reinterpret_cast<char*>(core->out_data + core->out_cursor), room, &value_bytes);
   if (s.ok()) {
-    return Number(env, value_bytes <= core->out_bytes ? static_cast<double>(value_bytes)
-                                                      : -2.0 - static_cast<double>(value_bytes));
+    if (value_bytes > room) return Number(env, -2.0 - static_cast<double>(value_bytes));
+    core->out_cursor += (value_bytes + 7) & ~size_t{7};
+    return Number(env, static_cast<double>(value_bytes));
   }
   if (s.IsNotFound()) return Number(env, -1);
   Throw(env, s);
@@ -301,6 +306,7 @@ Napi::Value EngineHandle::SetOutput(const Napi::CallbackInfo& info) {
   napi_create_reference(env, info[0], 1, &core_->out_ref);
   core_->out_data = data;
   core_->out_bytes = length;
+  core_->out_cursor = 0;
   return info.Env().Undefined();
 }
 

@@ -38,10 +38,14 @@ struct StoreCore {
   napi_env env;
   Scratch key_scratch;
   Scratch value_scratch;
-  // get() copies values here; JS owns the buffer (kept alive by out_ref).
+  // get() copies each value into this buffer at out_cursor and moves the
+  // cursor past it (8-byte aligned); JS owns the buffer (kept alive by
+  // out_ref), advances its own copy of the cursor the same way and hands out
+  // a view of the bytes. setOutput() installs a fresh buffer, cursor 0.
   napi_ref out_ref = nullptr;
   uint8_t* out_data = nullptr;
   size_t out_bytes = 0;
+  size_t out_cursor = 0;
 };
 
 class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
