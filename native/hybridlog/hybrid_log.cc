@@ -143,6 +143,12 @@ Status HybridLogEngine::FindInChain(uint64_t address, Slice key, uint64_t* found
   while (address >= begin) {  // kInvalidAddress is below every begin
     const char* record = nullptr;
     TIDEKV_RETURN_IF_ERROR(log_.Resolve(address, &record));
+    // Records are 8-byte aligned, so the key may start in the header's cache
+    // line or the next, and a ~100-byte value spans two or three more. Ask
+    // for them now, while the header's miss is outstanding, rather than one
+    // after another as the compare and the copy reach them.
+    __builtin_prefetch(record + 64);
+    __builtin_prefetch(record + 128);
     RecordView r(record);
     if (r.key() == key) {
       *found_address = address;
