@@ -541,55 +541,64 @@ Status HybridLogEngine::Compact(CompactionResult* result) {
   const uint64_t page_bytes = log_.page_bytes();
   const auto slice = std::chrono::microseconds(options_.compaction_slice_micros);
   while (cursor < until) {
-    Lock lock = LockBackground();
-    const auto slice_start = Clock::now();
-    if (closing_) return Status::Closed("store closed during compaction");
-    int since_clock_check = 0;
-    while (cursor < until) {
-      if (++since_clock_check == 32) {
-        since_clock_check = 0;
-        if (Clock::now() - slice_start >= slice) break;
-      }
-      const uint64_t page_start = cursor & ~(page_bytes - 1);
-      cursor = std::max(cursor, PagedLog::FirstRecordInPage(page_start));
-      if (page_start + page_bytes - cursor < kRecordHeaderBytes) {
-        cursor = page_start + page_bytes;
-        continue;
-      }
-      const char* record = nullptr;
-      TIDEKV_RETURN_IF_ERROR(log_.Resolve(cursor, &record));
-      RecordView r(record);
-      if (r.type() == RecordType::kPadding || r.frame_bytes() == 0) {
-        cursor = page_start + page_bytes;
-        continue;
-      }
-      const uint64_t frame_bytes = r.frame_bytes();
-      ++result->records_scanned;
-      if (r.type() == RecordType::kValue) {
-        const Slice key = r.key();
-        uint64_t* slot = index_.Find(HashKey(key), log_.begin());
-        uint64_t newest = kInvalidAddress;
-        const char* newest_record = nullptr;
-        if (slot != nullptr) TIDEKV_RETURN_IF_ERROR(FindInChain(HashIndex::Address(*slot), key, &newest, &newest_record));
-        if (newest == cursor) {
-          // Copy the key: Allocate may evict the page `record` points into.
-          const std::string key_copy(key);
-          const size_t value_bytes = r.value_bytes();
-          const uint64_t source = cursor;
-          TIDEKV_RETURN_IF_ERROR(AppendRecord(slot, key_copy, RecordType::kValue, value_bytes, value_bytes, source,
-                                              r.link(), [&](char* dst) -> Status {
-                                                const char* src = nullptr;
-                                                TIDEKV_RETURN_IF_ERROR(log_.Resolve(source, &src));
-                                                std::memcpy(dst, RecordView(src).value().data(), value_bytes);
-                                                return Status::OK();
-                                              }));
-          ++result->records_moved;
+    uint64_t wait_for_flush = 0;
+    {
+      Lock lock = LockBackground();
+      const auto slice_start = Clock::now();
+      if (closing_) return Status::Closed("store closed during compaction");
+      int since_clock_check = 0;
+      while (cursor < until) {
+        if (++since_clock_check == 8) {
+          since_clock_check = 0;
+          if (Clock::now() - slice_start >= slice) break;
         }
+        const uint64_t page_start = cursor & ~(page_bytes - 1);
+        cursor = std::max(cursor, PagedLog::FirstRecordInPage(page_start));
+        if (page_start + page_bytes - cursor < kRecordHeaderBytes) {
+          cursor = page_start + page_bytes;
+          continue;
+        }
+        const char* record = nullptr;
+        TIDEKV_RETURN_IF_ERROR(log_.Resolve(cursor, &record));
+        RecordView r(record);
+        if (r.type() == RecordType::kPadding || r.frame_bytes() == 0) {
+          cursor = page_start + page_bytes;
+          continue;
+        }
+        const uint64_t frame_bytes = r.frame_bytes();
+        if (r.type() == RecordType::kValue) {
+          const Slice key = r.key();
+          uint64_t* slot = index_.Find(HashKey(key), log_.begin());
+          uint64_t newest = kInvalidAddress;
+          const char* newest_record = nullptr;
+          if (slot != nullptr) TIDEKV_RETURN_IF_ERROR(FindInChain(HashIndex::Address(*slot), key, &newest, &newest_record));
+          if (newest == cursor) {
+            const size_t value_bytes = r.value_bytes();
+            // Copying may need a new page whose frame still waits for the
+            // flush thread: end the slice and wait without the lock.
+            wait_for_flush = log_.FlushNeededToAllocate(
+                static_cast<uint32_t>(RecordFrameBytes(key.size(), value_bytes)));
+            if (wait_for_flush != 0) break;
+            // Copy the key: Allocate may evict the page `record` points into.
+            const std::string key_copy(key);
+            const uint64_t source = cursor;
+            TIDEKV_RETURN_IF_ERROR(AppendRecord(slot, key_copy, RecordType::kValue, value_bytes, value_bytes, source,
+                                                r.link(), [&](char* dst) -> Status {
+                                                  const char* src = nullptr;
+                                                  TIDEKV_RETURN_IF_ERROR(log_.Resolve(source, &src));
+                                                  std::memcpy(dst, RecordView(src).value().data(), value_bytes);
+                                                  return Status::OK();
+                                                }));
+            ++result->records_moved;
+          }
+        }
+        ++result->records_scanned;
+        cursor += frame_bytes;
       }
-      cursor += frame_bytes;
+      const auto held = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - slice_start).count();
+      result->longest_pause_micros = std::max<uint64_t>(result->longest_pause_micros, held);
     }
-    const auto held = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - slice_start).count();
-    result->longest_pause_micros = std::max<uint64_t>(result->longest_pause_micros, held);
+    if (wait_for_flush != 0) TIDEKV_RETURN_IF_ERROR(log_.WaitForFlush(wait_for_flush));
   }
   Lock lock = LockBackground();
   if (closing_) return Status::Closed("store closed during compaction");

@@ -107,6 +107,18 @@ Status PagedLog::Allocate(uint32_t frame_bytes, uint64_t* address, char** dst) {
   return Status::OK();
 }
 
+uint64_t PagedLog::FlushNeededToAllocate(uint32_t frame_bytes) const {
+  const bool on_tail_page = tail_page_ready_ && PageOf(tail_) == tail_page_;
+  if (on_tail_page && (tail_ & page_mask_) + frame_bytes <= page_bytes_) return 0;  // fits: no new page
+  const uint64_t next_page = on_tail_page ? tail_page_ + 1 : PageOf(tail_);
+  const uint64_t evicted = frame_page_[FrameIndex(next_page)];
+  if (evicted == kNoPage) return 0;
+  // The evicted page is far below read_only (frame_count > mutable_pages + 1),
+  // so it was queued for flushing when read_only passed it.
+  const uint64_t needed = (evicted + 1) << page_bits_;
+  return flushed_until_.load(std::memory_order_acquire) >= needed ? 0 : needed;
+}
+
 Status PagedLog::ShiftReadOnly() {
   if (tail_page_ < mutable_pages_) return Status::OK();
   const uint64_t first_mutable_page = tail_page_ - mutable_pages_;

@@ -113,6 +113,15 @@ class PagedLog {
   // Resolve are invalid afterwards.
   Status Allocate(uint32_t frame_bytes, uint64_t* address, char** dst);
 
+  // The flushed address that Allocate(frame_bytes) would wait for, or 0 when
+  // it would not wait. Background work uses it to wait outside the engine
+  // lock (WaitForFlush) instead of inside it.
+  uint64_t FlushNeededToAllocate(uint32_t frame_bytes) const;
+  // Waits until the log is flushed up to address. The one method that does
+  // NOT require the engine lock (it only touches the flush thread's state).
+  // REQUIRES: every page below address is queued for flushing.
+  Status WaitForFlush(uint64_t address) { return WaitFlushedUntil(address); }
+
   // Moves begin forward (compaction) and deletes segment files that hold only
   // addresses below it. REQUIRES: begin <= new_begin <= read_only.
   Status SetBegin(uint64_t new_begin, uint64_t* files_deleted);
