@@ -5,6 +5,7 @@
 // this object owns, and JS copies the bytes into a fresh Buffer from Node's
 // pool. getMany packs every result of a chunk into one fresh buffer and hands
 // out views of it.
+import { markAsUntransferable } from 'node:worker_threads';
 import { invalidArgument, TidekvError } from './errors.js';
 import { BatchCode, type NativeStore } from './native.js';
 import { describe, type EngineName } from './options.js';
@@ -65,6 +66,19 @@ const BATCH_CODES: Readonly<Record<string, BatchCode>> = {
 
 const constructing = Symbol('tidekv.Store');
 
+/**
+ * Memory that results are handed out from. The addon keeps a pointer into
+ * get()'s slab between calls, and users receive views of it: an ArrayBuffer
+ * transferred to a worker or by structuredClone would be detached and the
+ * addon would write into freed memory. Untransferable buffers are copied,
+ * never detached, by every transfer path.
+ */
+function newSlab(bytes: number): Buffer {
+  const slab = Buffer.allocUnsafeSlow(bytes);
+  markAsUntransferable(slab.buffer);
+  return slab;
+}
+
 function allStrings(keys: readonly unknown[]): boolean {
   for (let i = 0; i < keys.length; i++) if (typeof keys[i] !== 'string') return false;
   return true;
@@ -108,7 +122,7 @@ export class Store {
   #out: Buffer; // get()'s slab; its ArrayBuffer starts at offset 0
   #outCursor = 0;
   #lengths = new Int32Array(GET_MANY_CHUNK);
-  #slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  #slab = newSlab(SLAB_BYTES);
   #slabOffset = 0;
   #averageValueBytes = 128;
   #closed = false;
@@ -119,7 +133,7 @@ export class Store {
     if (token !== constructing) throw new TypeError('use open() to create a Store');
     this.#native = native;
     this.#engine = engine;
-    this.#out = Buffer.allocUnsafeSlow(OUTPUT_SLAB_BYTES);
+    this.#out = newSlab(OUTPUT_SLAB_BYTES);
     native.setOutput(this.#out);
     this.#limits = Object.freeze({
       maxKeyBytes: MAX_KEY_BYTES,
@@ -188,14 +202,13 @@ export class Store {
     let start = 0;
     let bytes = this.#chunkBytes(keys.length);
     while (start < keys.length) {
-      const out = this.#slabFor(bytes);
+      const region = this.#slabFor(bytes);
+      const out = region.out;
       const answered = this.#native.getMany(source, keys.length, start, out, lengths);
-      if (answered === -1) {
-        source = keys; // a key contains '\0': send the array
-        continue;
-      }
-      if (answered === 0) {
-        bytes = Math.max(bytes * 2, -(lengths[0] ?? -2) - 2);
+      if (answered <= 0) {
+        this.#slabUsed(region, 0);
+        if (answered === -1) source = keys; // a key contains '\0': send the array
+        else bytes = Math.max(bytes * 2, -(lengths[0] ?? -2) - 2);
         continue;
       }
       let offset = 0;
@@ -208,7 +221,7 @@ export class Store {
           offset += length;
         }
       }
-      this.#slabUsed(offset);
+      this.#slabUsed(region, offset);
       if (offset > 0) this.#averageValueBytes = Math.ceil(offset / answered);
       start += answered;
       bytes = this.#chunkBytes(keys.length - start);
@@ -216,17 +229,26 @@ export class Store {
   }
 
   // getMany results are carved from slabs so that a chunk costs no
-  // allocation of its own; a slab is reclaimed by GC when no view of it is left.
-  #slabFor(bytes: number): Buffer {
-    if (this.#slab.length - this.#slabOffset < bytes) {
-      this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
+  // allocation of its own; a slab is reclaimed by GC when no view of it is
+  // left. The region is reserved before the native call: reading the keys
+  // can run JS (a getter) that calls getMany again, and that call must get
+  // the space after this one.
+  #slabFor(bytes: number): { out: Buffer; slab: Buffer; end: number } {
+    const reserved = (bytes + 7) & ~7;
+    if (this.#slab.length - this.#slabOffset < reserved) {
+      this.#slab = newSlab(Math.max(SLAB_BYTES, reserved));
       this.#slabOffset = 0;
     }
-    return this.#slab.subarray(this.#slabOffset, this.#slabOffset + bytes);
+    const start = this.#slabOffset;
+    this.#slabOffset = start + reserved;
+    return { out: this.#slab.subarray(start, start + bytes), slab: this.#slab, end: start + reserved };
   }
 
-  #slabUsed(bytes: number): void {
-    this.#slabOffset += (bytes + 7) & ~7;
+  // Returns the unused end of a reservation, unless a nested call took space after it.
+  #slabUsed(region: { out: Buffer; slab: Buffer; end: number }, used: number): void {
+    if (this.#slab === region.slab && this.#slabOffset === region.end) {
+      this.#slabOffset = region.end - ((region.out.length + 7) & ~7) + ((used + 7) & ~7);
+    }
   }
 
   has(key: Key): boolean {
@@ -403,7 +425,7 @@ export class Store {
     if (needed > this.#limits.maxValueBytes) {
       throw new TidekvError('ERR_CORRUPTION', `a stored value claims ${needed} bytes, over the limit`);
     }
-    this.#out = Buffer.allocUnsafeSlow(Math.max(OUTPUT_SLAB_BYTES, (needed + 7) & ~7));
+    this.#out = newSlab(Math.max(OUTPUT_SLAB_BYTES, (needed + 7) & ~7));
     this.#outCursor = 0;
     this.#native.setOutput(this.#out);
   }

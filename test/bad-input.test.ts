@@ -382,6 +382,14 @@ describe.each(ENGINES)('%s: bad input', (engine) => {
       await expectOpenRejects({ memoryBudgetBytes: 1 }, 'memoryBudgetBytes');
     });
 
+    it('rejects a memory budget of more than 2^20 pages instead of aborting on allocation', async () => {
+      await expectOpenRejects(
+        { pageBytes: 65536, segmentBytes: 65536, memoryBudgetBytes: (2 ** 32 - 1) * 65536 },
+        'memoryBudgetBytes',
+      );
+      await expectOpenRejects({ pageBytes: 65536, memoryBudgetBytes: (2 ** 20 + 1) * 65536 }, 'memoryBudgetBytes');
+    });
+
     it('rejects a segmentBytes that is not a multiple of pageBytes, and indexBuckets that is not a power of two >= 2', async () => {
       await expectOpenRejects({ pageBytes: 65536, segmentBytes: 65536 + 32768, memoryBudgetBytes: 1 << 20 }, 'segmentBytes');
       await expectOpenRejects({ pageBytes: 65536, segmentBytes: 32768, memoryBudgetBytes: 1 << 20 }, 'segmentBytes');

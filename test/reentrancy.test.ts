@@ -1,6 +1,7 @@
 // Reading a batch's keys can run user JS (a Proxy trap, a getter on a hole).
-// That JS may call back into the same store; the outer call must still see
-// exactly the keys it was given, and nothing may crash.
+// That JS may call back into the same store, close it, or try to detach the
+// memory results live in; the outer call must still see exactly the keys it
+// was given, never touch freed memory, and nothing may crash.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,4 +67,74 @@ describe('re-entrant calls while a batch reads its keys', () => {
     expect(db.get(`x${inner}`)?.toString()).toBe('1');
     db.verify();
   });
+
+  it('a getMany nested in a key getter keeps its own results', async () => {
+    const db = await store();
+    db.put('x', 'XXXXXXXX');
+    db.put('k1', 'OUTER111');
+    let inner: (Buffer | undefined)[] | undefined;
+    const keys: Key[] = [Buffer.from('k1')];
+    Object.defineProperty(keys, 1, {
+      get() {
+        inner ??= db.getMany(['x']);
+        return 'k1';
+      },
+      enumerable: true,
+    });
+    const outer = db.getMany(keys);
+    expect(outer.map((v) => v?.toString())).toEqual(['OUTER111', 'OUTER111']);
+    expect(inner?.[0]?.toString()).toBe('XXXXXXXX');
+  });
+
+  it('close() from a key trap during getMany or putMany is ERR_CLOSED, not a crash', async () => {
+    const db = await store();
+    for (let i = 0; i < 100; i++) db.put(`k${i}`, `v${i}`);
+    let closing: Promise<void> | undefined;
+    const keys: Key[] = [Buffer.from('k0')];
+    for (let i = 1; i < 100; i++) keys.push(`k${i}`);
+    expect(() => db.getMany(trapped(keys, () => (closing ??= db.close())))).toThrow(
+      expect.objectContaining({ code: 'ERR_CLOSED' }),
+    );
+    await closing;
+  });
+
+  it('close() from a value getter during putMany is ERR_CLOSED, not a crash', async () => {
+    const db = await store();
+    let closing: Promise<void> | undefined;
+    const values: unknown[] = ['a', 'b', 'c'];
+    Object.defineProperty(values, 1, {
+      get() {
+        closing ??= db.close();
+        return 'b';
+      },
+    });
+    expect(() => db.putMany(['x', 'y', 'z'], values as string[])).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    await closing;
+  });
 });
+
+describe('results cannot be detached from under the store', () => {
+  it('transferring the ArrayBuffer behind a get() result copies it; later gets stay right', async () => {
+    const db = await store();
+    db.put('a', 'AAAAAAAA');
+    db.put('b', 'BBBBBBBB');
+    const a = db.get('a')!;
+    const backing = a.buffer;
+    const copy = new Uint8Array(structuredClone(backing, { transfer: [backing] }));
+    expect(a.byteLength).toBe(8); // not detached
+    const snapshot = Buffer.from(copy);
+    for (let i = 0; i < 1000; i++) expect(db.get(i % 2 === 0 ? 'b' : 'a')!.toString()).toBe(i % 2 === 0 ? 'BBBBBBBB' : 'AAAAAAAA');
+    expect(Buffer.from(copy).equals(snapshot)).toBe(true); // the user's copy is not written by the store
+    expect(a.toString()).toBe('AAAAAAAA');
+  });
+
+  it('the same holds for getMany results', async () => {
+    const db = await store();
+    db.putMany(['a', 'b'], ['AAAA', 'BBBB']);
+    const [a] = db.getMany(['a', 'b']);
+    structuredClone(a!.buffer, { transfer: [a!.buffer] });
+    expect(a!.toString()).toBe('AAAA');
+    expect(db.getMany(['b', 'a']).map((v) => v?.toString())).toEqual(['BBBB', 'AAAA']);
+  });
+});
+

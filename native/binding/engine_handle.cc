@@ -317,27 +317,34 @@ Napi::Value EngineHandle::SetOutput(const Napi::CallbackInfo& info) {
 // -1: `keys` was a joined string that did not split into `total` keys.
 Napi::Value EngineHandle::GetMany(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  if (info.Length() < 5 || !info[1].IsNumber() || !info[2].IsNumber()) {
-    ThrowInvalidArgument(env, "getMany(keys, total, start, out, lengths): bad arguments");
+  if (info.Length() < 5 || !info[1].IsNumber() || !info[2].IsNumber() || !info[4].IsTypedArray() ||
+      info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    ThrowInvalidArgument(env, "getMany(keys, total, start, out, lengths: Int32Array): bad arguments");
     return Napi::Value();
   }
   const size_t total = info[1].As<Napi::Number>().Uint32Value();
   const size_t start = info[2].As<Napi::Number>().Uint32Value();
-  uint8_t* out = nullptr;
-  size_t out_bytes = 0;
-  if (!ReadUint8Array(env, info[3], "out", &out, &out_bytes)) return Napi::Value();
-  if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    ThrowInvalidArgument(env, "lengths must be an Int32Array");
-    return Napi::Value();
-  }
-  Napi::Int32Array lengths = info[4].As<Napi::Int32Array>();
-  const size_t count = std::min<size_t>(total > start ? total - start : 0, lengths.ElementLength());
-  Engine* engine = OpenEngine(env);
-  if (engine == nullptr) return Napi::Value();
+  const size_t count =
+      std::min<size_t>(total > start ? total - start : 0, info[4].As<Napi::Int32Array>().ElementLength());
+  // Reading the keys can run JS (a Proxy trap, a getter) that may close the
+  // store or detach the output buffers. So: hold the engine for the whole
+  // call, read the keys first, and only then take pointers into `out` and
+  // `lengths`; no JS runs after that.
+  if (OpenEngine(env) == nullptr) return Napi::Value();
+  const std::shared_ptr<Engine> engine = core_->engine;
   bool split_mismatch = false;
   KeyList keys;
   if (!keys.Read(env, info[0], start, count, total, "keys", &core_->key_scratch, &split_mismatch)) {
     return split_mismatch ? Napi::Number::New(env, -1) : Napi::Value();
+  }
+  if (OpenEngine(env) == nullptr) return Napi::Value();  // closed while the keys were read
+  uint8_t* out = nullptr;
+  size_t out_bytes = 0;
+  if (!ReadUint8Array(env, info[3], "out", &out, &out_bytes)) return Napi::Value();
+  Napi::Int32Array lengths = info[4].As<Napi::Int32Array>();
+  if (lengths.ElementLength() < count) {
+    ThrowInvalidArgument(env, "getMany: lengths shrank during the call");
+    return Napi::Value();
   }
   BufferSink sink(out, out_bytes, lengths.Data());
   if (Status s = engine->GetMany(keys.data(), count, &sink); !s.ok()) {
@@ -357,36 +364,38 @@ Napi::Value EngineHandle::GetMany(const Napi::CallbackInfo& info) {
 //   valueLengths  Int32Array: the byte count of each operation's part
 //   addResults    optional BigInt64Array, one entry per operation: receives
 //                 each increment's new value
+//
+// Reading keys or values from arrays can run JS (Proxy traps, getters) that
+// may close the store or detach a typed array given here. So the engine is
+// held for the call, `types` and `valueLengths` are copied first, every
+// value is copied into the WriteBatch as soon as it is read, the packed
+// buffer is only touched after all array reads, and `addResults` last.
 Napi::Value EngineHandle::ApplyBatch(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  uint8_t* types = nullptr;
+  uint8_t* types_data = nullptr;
   size_t count = 0;
-  if (info.Length() < 3 || !ReadUint8Array(env, info[0], "types", &types, &count)) return Napi::Value();
+  if (info.Length() < 3 || !ReadUint8Array(env, info[0], "types", &types_data, &count)) return Napi::Value();
   if (count > kMaxBatchOps) {
     ThrowInvalidArgument(env, "batch of " + std::to_string(count) + " operations exceeds the limit of " +
                                   std::to_string(kMaxBatchOps));
     return Napi::Value();
   }
-  Engine* engine = OpenEngine(env);
-  if (engine == nullptr) return Napi::Value();
+  const std::vector<uint8_t> types(types_data, types_data + count);
+  if (OpenEngine(env) == nullptr) return Napi::Value();
+  const std::shared_ptr<Engine> engine = core_->engine;
 
-  // Values: packed (one buffer + lengths) or an array.
-  const uint8_t* packed = nullptr;
-  size_t packed_bytes = 0;
-  const int32_t* value_lengths = nullptr;
   bool is_packed = false;
   napi_is_typedarray(env, info[2], &is_packed);
+  std::vector<int32_t> value_lengths;
   if (is_packed) {
-    uint8_t* data = nullptr;
-    if (!ReadUint8Array(env, info[2], "values", &data, &packed_bytes)) return Napi::Value();
-    packed = data;
     if (info.Length() < 4 || !info[3].IsTypedArray() ||
         info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
         info[3].As<Napi::Int32Array>().ElementLength() != count) {
       ThrowInvalidArgument(env, "applyBatch: valueLengths must be an Int32Array with one entry per operation");
       return Napi::Value();
     }
-    value_lengths = info[3].As<Napi::Int32Array>().Data();
+    const int32_t* lengths = info[3].As<Napi::Int32Array>().Data();
+    value_lengths.assign(lengths, lengths + count);
   } else if (!info[2].IsArray()) {
     ThrowInvalidArgument(env, "applyBatch: values must be an array or a Uint8Array");
     return Napi::Value();
@@ -399,63 +408,87 @@ Napi::Value EngineHandle::ApplyBatch(const Napi::CallbackInfo& info) {
   }
 
   WriteBatch batch;
-  size_t packed_offset = 0;
-  for (size_t i = 0; i < count; ++i) {
+  const size_t max_value_bytes = engine->MaxValueBytes();
+  // Array values first (reading them can run JS); packed bytes after.
+  for (size_t i = 0; i < count && !is_packed; ++i) {
     const Slice key = keys.data()[i];
-    Slice bytes;
-    if (types[i] != kBatchDelete) {
-      if (is_packed) {
-        const int32_t n = value_lengths[i];
-        if (n < 0 || packed_offset + n > packed_bytes) {
-          ThrowInvalidArgument(env, "applyBatch: valueLengths do not match values");
-          return Napi::Value();
-        }
-        bytes = Slice(reinterpret_cast<const char*>(packed) + packed_offset, n);
-        packed_offset += n;
-      } else {
-        napi_value element;
-        napi_get_element(env, info[2], static_cast<uint32_t>(i), &element);
-        if (types[i] == kBatchIncrement) {
-          int64_t delta = 1;
-          napi_valuetype t;
-          napi_typeof(env, element, &t);
-          if (t != napi_undefined && !ReadInt64(env, element, {"ops", static_cast<int64_t>(i), ".delta"}, &delta)) {
-            return Napi::Value();
-          }
-          char operand[kCounterBytes];
-          StoreFixed64(operand, static_cast<uint64_t>(delta));
-          batch.Merge(key, MergeOp::kAddInt64, Slice(operand, sizeof operand));
-          continue;
-        }
-        if (!ReadBytes(env, element, &core_->value_scratch, engine->MaxValueBytes(),
-                       {"ops", static_cast<int64_t>(i), types[i] == kBatchPut ? ".value" : ".bytes"}, &bytes)) {
-          return Napi::Value();
-        }
-      }
+    const uint8_t type = types[i];
+    if (type == kBatchDelete) {
+      batch.Delete(key);
+      continue;
     }
-    switch (types[i]) {
-      case kBatchPut:
-        if (bytes.size() > engine->MaxValueBytes()) {
-          ThrowInvalidArgument(env, "ops[" + std::to_string(i) + "].value of " + std::to_string(bytes.size()) +
-                                        " bytes exceeds the limit of " + std::to_string(engine->MaxValueBytes()));
-          return Napi::Value();
-        }
-        batch.Put(key, bytes);
-        break;
-      case kBatchAppend: batch.Merge(key, MergeOp::kAppend, bytes); break;
-      case kBatchDelete: batch.Delete(key); break;
-      case kBatchIncrement:
-        if (bytes.size() != kCounterBytes) {
-          ThrowInvalidArgument(env, "applyBatch: a packed delta must be 8 bytes");
-          return Napi::Value();
-        }
-        batch.Merge(key, MergeOp::kAddInt64, bytes);
-        break;
-      default:
-        ThrowInvalidArgument(env, "ops[" + std::to_string(i) + "] has an unknown type");
+    napi_value element;
+    napi_get_element(env, info[2], static_cast<uint32_t>(i), &element);
+    if (type == kBatchIncrement) {
+      int64_t delta = 1;
+      napi_valuetype t;
+      napi_typeof(env, element, &t);
+      if (t != napi_undefined && !ReadInt64(env, element, {"ops", static_cast<int64_t>(i), ".delta"}, &delta)) {
         return Napi::Value();
+      }
+      char operand[kCounterBytes];
+      StoreFixed64(operand, static_cast<uint64_t>(delta));
+      batch.Merge(key, MergeOp::kAddInt64, Slice(operand, sizeof operand));
+      continue;
+    }
+    if (type != kBatchPut && type != kBatchAppend) {
+      ThrowInvalidArgument(env, "ops[" + std::to_string(i) + "] has an unknown type");
+      return Napi::Value();
+    }
+    Slice bytes;
+    if (!ReadBytes(env, element, &core_->value_scratch, max_value_bytes,
+                   {"ops", static_cast<int64_t>(i), type == kBatchPut ? ".value" : ".bytes"}, &bytes)) {
+      return Napi::Value();
+    }
+    if (type == kBatchPut) {
+      batch.Put(key, bytes);
+    } else {
+      batch.Merge(key, MergeOp::kAppend, bytes);
     }
   }
+  if (is_packed) {
+    uint8_t* packed = nullptr;
+    size_t packed_bytes = 0;
+    if (!ReadUint8Array(env, info[2], "values", &packed, &packed_bytes)) return Napi::Value();
+    size_t offset = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const Slice key = keys.data()[i];
+      const uint8_t type = types[i];
+      if (type == kBatchDelete) {
+        batch.Delete(key);
+        continue;
+      }
+      const int32_t n = value_lengths[i];
+      if (n < 0 || offset + n > packed_bytes) {
+        ThrowInvalidArgument(env, "applyBatch: valueLengths do not match values");
+        return Napi::Value();
+      }
+      const Slice bytes(reinterpret_cast<const char*>(packed) + offset, n);
+      offset += n;
+      switch (type) {
+        case kBatchPut:
+          if (bytes.size() > max_value_bytes) {
+            ThrowInvalidArgument(env, "ops[" + std::to_string(i) + "].value of " + std::to_string(bytes.size()) +
+                                          " bytes exceeds the limit of " + std::to_string(max_value_bytes));
+            return Napi::Value();
+          }
+          batch.Put(key, bytes);
+          break;
+        case kBatchAppend: batch.Merge(key, MergeOp::kAppend, bytes); break;
+        case kBatchIncrement:
+          if (bytes.size() != kCounterBytes) {
+            ThrowInvalidArgument(env, "applyBatch: a packed delta must be 8 bytes");
+            return Napi::Value();
+          }
+          batch.Merge(key, MergeOp::kAddInt64, bytes);
+          break;
+        default:
+          ThrowInvalidArgument(env, "ops[" + std::to_string(i) + "] has an unknown type");
+          return Napi::Value();
+      }
+    }
+  }
+  if (OpenEngine(env) == nullptr) return Napi::Value();  // closed by JS that ran while reading
   int64_t* add_results = nullptr;
   if (info.Length() > 4 && !info[4].IsUndefined()) {
     if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_bigint64_array ||
@@ -463,8 +496,11 @@ Napi::Value EngineHandle::ApplyBatch(const Napi::CallbackInfo& info) {
       ThrowInvalidArgument(env, "applyBatch: addResults must be a BigInt64Array with one entry per operation");
       return Napi::Value();
     }
-    add_results = static_cast<int64_t*>(info[4].As<Napi::TypedArray>().ArrayBuffer().Data()) +
-                  info[4].As<Napi::TypedArray>().ByteOffset() / sizeof(int64_t);
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_get_typedarray_info(env, info[4], &type, &length, &data, nullptr, nullptr);
+    add_results = static_cast<int64_t*>(data);
   }
   if (Status s = engine->ApplyBatch(batch, add_results); !s.ok()) {
     Throw(env, s);

@@ -23,8 +23,10 @@ inline constexpr size_t kMaxBatchOps = 1u << 20;
 // Hybrid log pages: a record never spans pages, so pageBytes bounds the record size.
 inline constexpr size_t kMinPageBytes = 64 * 1024;
 inline constexpr size_t kMaxPageBytes = 256u << 20;
-// The in-memory log holds at least this many pages (mutable + read-only + one being flushed).
+// The in-memory log holds at least this many pages (mutable + read-only + one being flushed)
+// and at most this many (its page tables are allocated up front: 16 bytes a page).
 inline constexpr size_t kMinMemoryPages = 4;
+inline constexpr size_t kMaxMemoryPages = 1u << 20;
 // Segment files are the unit of on-disk log storage and of reclamation.
 inline constexpr uint64_t kMaxSegmentBytes = uint64_t{1} << 32;
 

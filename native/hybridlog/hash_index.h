@@ -18,10 +18,13 @@
 // disk read per entry while the index is frozen. Because our tag sits directly
 // above the bucket bits, the split bit is the tag's lowest bit: the entry
 // moves to its new bucket with its tag shifted down by one, no record read.
-// The tag loses a bit per doubling until new records re-create the entry; a
-// shorter tag only means more chain walking (a 0-bit tag matches every key in
-// its bucket and is copied into both halves, which stays correct: chains may
-// share their older records).
+// The tag loses a bit per doubling and never gains it back while the entry
+// lives (keys that match it keep joining its chain); it ends when compaction
+// reclaims the whole chain and the slot is reused with a full tag. A shorter
+// tag only means more chain walking: a 0-bit tag matches every key in its
+// bucket and is copied into both halves at the next doubling, which stays
+// correct because chains may share their older records. From the default
+// 16384 buckets that takes 15 doublings (2^29 buckets, a 32 GiB index).
 //
 // Invariants:
 //   1. No two live entries of a bucket (and its overflow buckets) match each

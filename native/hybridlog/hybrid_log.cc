@@ -33,6 +33,10 @@ Status ValidateOptions(const HybridLogOptions& o) {
                                    " pages (" + std::to_string(kMinMemoryPages * o.page_bytes) + " bytes at pageBytes " +
                                    std::to_string(o.page_bytes) + ")");
   }
+  if (o.memory_budget_bytes / o.page_bytes > kMaxMemoryPages) {
+    return Status::InvalidArgument("memoryBudgetBytes / pageBytes must be at most " + std::to_string(kMaxMemoryPages) +
+                                   " pages (raise pageBytes for a larger budget)");
+  }
   if (!(o.mutable_fraction > 0.0 && o.mutable_fraction <= 1.0)) {
     return Status::InvalidArgument("mutableFraction must be in (0, 1]");
   }

@@ -163,8 +163,8 @@ Status PagedLog::AcquireFrame(uint64_t page) {
 
 Status PagedLog::WaitFlushedUntil(uint64_t address) {
   if (flushed_until_.load(std::memory_order_acquire) >= address) return Status::OK();
-  ++flush_waits_;
   std::unique_lock<std::mutex> l(flush_mu_);
+  ++flush_waits_;  // under flush_mu_: compaction waits here without the engine lock
   bool retried = false;
   while (flushed_until_.load(std::memory_order_acquire) < address) {
     if (!flush_error_.ok() && !flush_retry_) {
@@ -258,10 +258,16 @@ void PagedLog::SealPage(uint64_t page, char* frame) const {
 
 void PagedLog::FlushLoop() {
   std::unique_lock<std::mutex> l(flush_mu_);
+  bool retried_at_stop = false;
   for (;;) {
     flush_work_cv_.wait(l, [this] {
       return flush_stop_ || (!flush_queue_.empty() && (flush_error_.ok() || flush_retry_));
     });
+    if (flush_stop_ && !flush_error_.ok() && !flush_retry_ && !retried_at_stop) {
+      // Closing with a failed page: the disk may have room again; try once more.
+      retried_at_stop = true;
+      flush_retry_ = true;
+    }
     if (flush_queue_.empty() || (!flush_error_.ok() && !flush_retry_)) break;  // stopping
     flush_retry_ = false;
     flush_error_ = Status::OK();
@@ -290,9 +296,9 @@ PagedLog::Counters PagedLog::counters() const {
   {
     std::lock_guard<std::mutex> l(flush_mu_);
     c.pages_flushed = pages_flushed_;
+    c.flush_waits = flush_waits_;
   }
   c.pages_evicted = pages_evicted_;
-  c.flush_waits = flush_waits_;
   c.frames_allocated = frames_allocated_;
   c.flushed_until = flushed_until_.load(std::memory_order_acquire);
   for (uint64_t n = first_live_segment_; n < segments_.size(); ++n) {

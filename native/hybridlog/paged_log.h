@@ -204,7 +204,6 @@ class PagedLog {
   uint64_t first_live_segment_ = 0;
 
   uint64_t pages_evicted_ = 0;
-  uint64_t flush_waits_ = 0;
 
   // Flush thread state, guarded by flush_mu_.
   mutable std::mutex flush_mu_;
@@ -215,6 +214,7 @@ class PagedLog {
   bool flush_retry_ = false;
   bool flush_stop_ = false;
   uint64_t pages_flushed_ = 0;
+  uint64_t flush_waits_ = 0;  // times a caller waited for the flush thread
   std::atomic<uint64_t> flushed_until_{kFirstAddress};
   std::thread flush_thread_;
   bool open_ = false;

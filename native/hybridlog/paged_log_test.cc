@@ -165,5 +165,30 @@ TEST(PagedLog, FlushFailureIsReportedAndRetried) {
   ASSERT_OK(log.Close());
 }
 
+// Closing after a page write failed, once the disk has room again, retries
+// the page instead of reporting the old error and dropping the queue.
+TEST(PagedLog, CloseRetriesAFailedFlush) {
+  MemEnv mem;
+  FaultEnv env(&mem);
+  ASSERT_OK(env.CreateDir("/log"));
+  PagedLog log;
+  ASSERT_OK(log.Open(SmallLog(&env, 8, 4)));
+  FaultPlan plan;
+  plan.path_filter = ".seg";
+  plan.fail_writes_after_bytes = kPage / 2;  // the first page write is torn
+  env.Arm(plan);
+  Status s;
+  for (int i = 0; i < 900; ++i) {  // ~7 pages: some pages queued, none waited for
+    AppendRecord(&log, 400, 'r', &s);
+    ASSERT_OK(s);
+  }
+  env.Disarm();
+  ASSERT_OK(log.Close());
+  EXPECT_TRUE(env.faults_fired() > 0);
+  std::string contents;
+  ASSERT_OK(mem.ReadAll("/log/" + SegmentFileName(0), &contents));
+  ASSERT_OK(VerifyRecord(contents.data() + kSegmentDataOffset + kFirstAddress, kPage, "first record after retry"));
+}
+
 }  // namespace
 }  // namespace tidekv::hlog
