@@ -178,13 +178,15 @@ TEST(PagedLog, CloseRetriesAFailedFlush) {
   plan.fail_writes_after_bytes = kPage / 2;  // the first page write is torn
   env.Arm(plan);
   Status s;
-  for (int i = 0; i < 900; ++i) {  // ~7 pages: some pages queued, none waited for
+  for (int i = 0; i < 900; ++i) {  // ~6 pages: the first ones are queued for flushing
     AppendRecord(&log, 400, 'r', &s);
     ASSERT_OK(s);
   }
+  // Page 0's write fails (and its one retry): the error is now pending.
+  EXPECT_STATUS(log.WaitForFlush(kPage), kIoError);
+  EXPECT_TRUE(env.faults_fired() > 0);
   env.Disarm();
   ASSERT_OK(log.Close());
-  EXPECT_TRUE(env.faults_fired() > 0);
   std::string contents;
   ASSERT_OK(mem.ReadAll("/log/" + SegmentFileName(0), &contents));
   ASSERT_OK(VerifyRecord(contents.data() + kSegmentDataOffset + kFirstAddress, kPage, "first record after retry"));
