@@ -3,6 +3,7 @@
     {
       "target_name": "tidekv",
       "sources": [
+        "native/common/checkpoint_format.cc",
         "native/common/crc32c.cc",
         "native/common/engine.cc",
         "native/common/env.cc",
@@ -10,7 +11,9 @@
         "native/common/record_format.cc",
         "native/common/status.cc",
         "native/common/varint.cc",
+        "native/hybridlog/checkpoint.cc",
         "native/hybridlog/hash_index.cc",
+        "native/hybridlog/hybrid_log_format.cc",
         "native/hybridlog/hybrid_log.cc",
         "native/hybridlog/paged_log.cc",
         "native/binding/addon.cc",

@@ -13,10 +13,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "checkpoint_format.h"
 #include "slice.h"
 #include "status.h"
 #include "merge.h"
@@ -49,6 +51,19 @@ class GetManySink {
   virtual bool OnResult(size_t i, const Slice* value) = 0;
 };
 
+// A checkpoint between its cut and its write: what BeginCheckpoint hands to
+// FinishCheckpoint. Engine-specific.
+class CheckpointTicket {
+ public:
+  virtual ~CheckpointTicket() = default;
+  uint64_t version = 0;
+};
+
+struct CheckpointRequest {
+  std::string meta;
+  bool meta_is_text = false;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -73,6 +88,23 @@ class Engine {
   // not null it receives, at each kAddInt64 operation's index, the counter's
   // new value (other entries are left alone).
   virtual Status ApplyBatch(const WriteBatch& batch, int64_t* add_results = nullptr) = 0;
+
+  // ---- Checkpoints (durability: docs/formats/checkpoint.md, README) ----
+  //
+  // BeginCheckpoint takes the cut on the calling thread: the checkpoint holds
+  // exactly the calls that returned before it, nothing after. It is short
+  // (O(dirty metadata)). FinishCheckpoint writes the cut, on any thread; it
+  // blocks until every earlier checkpoint has been written (they never
+  // interleave) and returns once the manifest is durable.
+  virtual Status BeginCheckpoint(const CheckpointRequest& request, std::shared_ptr<CheckpointTicket>* ticket) = 0;
+  virtual Status FinishCheckpoint(const std::shared_ptr<CheckpointTicket>& ticket, CheckpointInfo* info) = 0;
+  // The retained checkpoints, oldest first.
+  virtual void ListCheckpoints(std::vector<CheckpointInfo>* checkpoints) = 0;
+  // The newest completed checkpoint's version; 0 when there is none.
+  virtual uint64_t LastCheckpointVersion() = 0;
+  // Makes the live state exactly checkpoint `version` (a retained one);
+  // newer checkpoints are discarded. Waits for running background work.
+  virtual Status Restore(uint64_t version) = 0;
 
   // Reclaims space held by dead records. Runs on the calling thread, holding
   // the engine lock only in short slices so foreground calls keep flowing.

@@ -127,6 +127,11 @@ enum class FileType : uint32_t {
   // Hybrid log segment. args: [0] segment number, [1] first log address,
   // [2] segment bytes, [3] page bytes. Data starts at kSegmentDataOffset.
   kLogSegment = 1,
+  // Checkpoint manifest (checkpoint_format.h). args: [0] version.
+  kManifest = 2,
+  // A block file of checkpoint data (checkpoint_format.h). args: [0] version,
+  // [1] what the blocks are (BlockFileKind), [2] [3] engine-defined.
+  kCheckpointBlocks = 3,
 };
 
 struct FileHeader {

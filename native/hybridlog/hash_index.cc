@@ -2,7 +2,9 @@
 
 #include "hybridlog/paged_log.h"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <new>
 #include <utility>
 
@@ -27,6 +29,67 @@ Status HashIndex::Init(int bucket_bits) {
   if (buckets_ == nullptr) return Status::Limit("out of memory allocating the hash index");
   bucket_bits_ = bucket_bits;
   bucket_mask_ = (uint64_t{1} << bucket_bits) - 1;
+  dirty_main_.assign(main_chunk_count(), 1);  // a new index is all unsaved
+  return Status::OK();
+}
+
+void HashIndex::MarkDirty(const uint64_t* slot) {
+  const auto p = reinterpret_cast<uintptr_t>(slot);
+  const auto base = reinterpret_cast<uintptr_t>(buckets_);
+  if (p >= base && p < base + bucket_count() * sizeof(Bucket)) {
+    dirty_main_[(p - base) / (kChunkBuckets * sizeof(Bucket))] = 1;
+    return;
+  }
+  auto it = overflow_chunk_of_.upper_bound(p);
+  if (it != overflow_chunk_of_.begin()) dirty_overflow_[std::prev(it)->second] = 1;
+}
+
+void HashIndex::MarkAllDirty() {
+  dirty_main_.assign(main_chunk_count(), 1);
+  dirty_overflow_.assign(overflow_chunks_.size(), 1);
+}
+
+void HashIndex::TakeDirtyChunks(std::vector<ChunkImage>* images) {
+  for (uint64_t c = 0; c < dirty_main_.size(); ++c) {
+    if (!dirty_main_[c]) continue;
+    const uint64_t first = c * kChunkBuckets;
+    const uint64_t n = std::min(kChunkBuckets, bucket_count() - first);
+    images->push_back({c, std::string(reinterpret_cast<const char*>(&buckets_[first]), n * sizeof(Bucket))});
+    dirty_main_[c] = 0;
+  }
+  for (uint64_t c = 0; c < dirty_overflow_.size(); ++c) {
+    if (!dirty_overflow_[c]) continue;
+    images->push_back({kOverflowChunkId + c, std::string(reinterpret_cast<const char*>(overflow_chunks_[c].get()),
+                                                         kOverflowChunk * sizeof(Bucket))});
+    dirty_overflow_[c] = 0;
+  }
+}
+
+Status HashIndex::InitForRecovery(int bucket_bits, uint64_t overflow_used, uint64_t live_entries) {
+  TIDEKV_RETURN_IF_ERROR(Init(bucket_bits));
+  while (overflow_used_ < overflow_used) {
+    uint64_t index = 0;
+    TIDEKV_RETURN_IF_ERROR(NewOverflowBucket(&index));
+  }
+  live_entries_ = live_entries;
+  dirty_main_.assign(main_chunk_count(), 0);
+  dirty_overflow_.assign(overflow_chunks_.size(), 0);
+  return Status::OK();
+}
+
+Status HashIndex::LoadChunk(uint64_t id, Slice bytes) {
+  if (bytes.size() % sizeof(Bucket) != 0) return Status::Corruption("index chunk of a partial bucket");
+  const uint64_t n = bytes.size() / sizeof(Bucket);
+  if (id >= kOverflowChunkId) {
+    const uint64_t c = id - kOverflowChunkId;
+    if (c >= overflow_chunks_.size() || n != kOverflowChunk) return Status::Corruption("index overflow chunk out of range");
+    std::memcpy(overflow_chunks_[c].get(), bytes.data(), bytes.size());
+  } else {
+    if (id >= main_chunk_count() || n != std::min(kChunkBuckets, bucket_count() - id * kChunkBuckets)) {
+      return Status::Corruption("index chunk out of range");
+    }
+    std::memcpy(&buckets_[id * kChunkBuckets], bytes.data(), bytes.size());
+  }
   return Status::OK();
 }
 
@@ -34,7 +97,9 @@ Status HashIndex::NewOverflowBucket(uint64_t* index) {
   if (overflow_used_ == overflow_chunks_.size() * kOverflowChunk) {
     std::unique_ptr<Bucket[]> chunk(new (std::nothrow) Bucket[kOverflowChunk]());
     if (!chunk) return Status::Limit("out of memory allocating an index overflow bucket");
+    overflow_chunk_of_[reinterpret_cast<uintptr_t>(chunk.get())] = overflow_chunks_.size();
     overflow_chunks_.push_back(std::move(chunk));
+    dirty_overflow_.push_back(1);
   }
   *index = ++overflow_used_;
   return Status::OK();
@@ -64,11 +129,13 @@ Status HashIndex::FindOrCreate(uint64_t hash, uint64_t begin_address, uint64_t**
     uint64_t index = 0;
     TIDEKV_RETURN_IF_ERROR(NewOverflowBucket(&index));
     b->overflow = index;
+    MarkDirty(&b->overflow);
     free_slot = &OverflowBucket(index)->slots[0];
     free_slot_was_empty = true;
   }
   if (free_slot_was_empty) ++live_entries_;
   *free_slot = ((uint64_t{1} << kTagBits) | tag) << kAddressBits;  // address kInvalidAddress
+  MarkDirty(free_slot);
   *slot_out = free_slot;
   return Status::OK();
 }
@@ -129,6 +196,8 @@ Status HashIndex::Grow(uint64_t begin_address) {
   std::swap(overflow_chunks_, grown.overflow_chunks_);
   std::swap(overflow_used_, grown.overflow_used_);
   std::swap(live_entries_, grown.live_entries_);
+  std::swap(overflow_chunk_of_, grown.overflow_chunk_of_);
+  MarkAllDirty();  // every chunk moved
   return Status::OK();
 }
 

@@ -35,6 +35,13 @@
 //   3. Splitting preserves 1: two entries that differed on min(len) bits and
 //      share the split bit differ on the remaining min(len) - 1 bits.
 //
+// Checkpoints. The index is saved in chunks of kChunkBuckets buckets (64
+// KiB): main chunk c holds buckets [c * kChunkBuckets, ...), overflow chunk c
+// (id kOverflowChunkId + c) holds overflow buckets the same way. Every write
+// to a slot marks its chunk dirty (SetAddress, FindOrCreate); a checkpoint
+// copies the dirty chunks (TakeDirtyChunks) and recovery loads the newest
+// image of every chunk (LoadChunk), so a checkpoint writes what changed.
+//
 // Threading: none inside; the engine's lock guards every call. Slot pointers
 // returned by Find/FindOrCreate are valid until the next Grow or
 // FindOrCreate (which may add an overflow bucket).
@@ -42,10 +49,13 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/limits.h"
+#include "common/slice.h"
 #include "common/status.h"
 
 namespace tidekv::hlog {
@@ -74,7 +84,28 @@ class HashIndex {
   Status Init(int bucket_bits);
 
   static uint64_t Address(uint64_t entry) { return entry & kAddressMask; }
-  static void SetAddress(uint64_t* slot, uint64_t address) { *slot = (*slot & ~kAddressMask) | address; }
+  // Points the entry at address (and marks its chunk dirty).
+  void SetAddress(uint64_t* slot, uint64_t address) {
+    *slot = (*slot & ~kAddressMask) | address;
+    MarkDirty(slot);
+  }
+
+  static constexpr uint64_t kChunkBuckets = 1024;
+  static constexpr uint64_t kOverflowChunkId = uint64_t{1} << 40;
+  struct ChunkImage {
+    uint64_t id;
+    std::string bytes;
+  };
+  // Appends a copy of every chunk written since the last call and forgets
+  // that they were dirty.
+  void TakeDirtyChunks(std::vector<ChunkImage>* images);
+  void MarkAllDirty();
+  // Recovery: an empty index of this shape, then every chunk's image.
+  Status InitForRecovery(int bucket_bits, uint64_t overflow_used, uint64_t live_entries);
+  Status LoadChunk(uint64_t id, Slice bytes);
+  int bucket_bits() const { return bucket_bits_; }
+  uint64_t main_chunk_count() const { return (bucket_count() + kChunkBuckets - 1) / kChunkBuckets; }
+  uint64_t overflow_chunk_count() const { return overflow_chunks_.size(); }
 
   // The live entry for hash, or nullptr.
   uint64_t* Find(uint64_t hash, uint64_t begin_address) {
@@ -144,6 +175,7 @@ class HashIndex {
     return &overflow_chunks_[(index - 1) / kOverflowChunk][(index - 1) % kOverflowChunk];
   }
   Status NewOverflowBucket(uint64_t* index);
+  void MarkDirty(const uint64_t* slot);
   // Puts entry in the first empty slot of bucket (adding an overflow bucket if full).
   Status InsertIntoBucket(uint64_t bucket, uint64_t entry);
 
@@ -153,6 +185,9 @@ class HashIndex {
   std::vector<std::unique_ptr<Bucket[]>> overflow_chunks_;
   uint64_t overflow_used_ = 0;
   uint64_t live_entries_ = 0;  // used slots, counting dead ones until Grow drops them
+  std::vector<uint8_t> dirty_main_;      // per main chunk
+  std::vector<uint8_t> dirty_overflow_;  // per overflow chunk
+  std::map<uintptr_t, uint64_t> overflow_chunk_of_;  // chunk start address -> chunk number
 };
 
 }  // namespace tidekv::hlog

@@ -20,7 +20,7 @@ TEST(HashIndex, FindOrCreateThenFind) {
     uint64_t* slot = nullptr;
     ASSERT_OK(index.FindOrCreate(h, 64, &slot));
     EXPECT_EQ(HashIndex::Address(*slot), uint64_t{0});  // new entry: empty chain
-    HashIndex::SetAddress(slot, next_address++);
+    index.SetAddress(slot, next_address++);
   }
   EXPECT_TRUE(index.overflow_bucket_count() > 0);  // 50 entries in 4 buckets of 7
   rng.seed(testing::TestSeed());
@@ -37,7 +37,7 @@ TEST(HashIndex, DeadEntriesAreSkippedAndReused) {
   ASSERT_OK(index.Init(1));
   uint64_t* slot = nullptr;
   ASSERT_OK(index.FindOrCreate(0x1234, 64, &slot));
-  HashIndex::SetAddress(slot, 100);
+  index.SetAddress(slot, 100);
   EXPECT_TRUE(index.Find(0x1234, 64) != nullptr);
   EXPECT_TRUE(index.Find(0x1234, 101) == nullptr);  // begin passed the chain: dead
   const uint64_t entries = index.live_entries();
@@ -61,7 +61,7 @@ TEST(HashIndex, GrowPreservesEveryLookup) {
       const uint64_t h = rng();
       uint64_t* slot = nullptr;
       ASSERT_OK(index.FindOrCreate(h, 64, &slot));
-      if (HashIndex::Address(*slot) == 0) HashIndex::SetAddress(slot, next_address++);
+      if (HashIndex::Address(*slot) == 0) index.SetAddress(slot, next_address++);
       hashes.push_back(h);
       chain_of[h] = HashIndex::Address(*slot);
     }
@@ -87,7 +87,7 @@ TEST(HashIndex, TagRunsOutAfterFifteenDoublings) {
   for (size_t i = 0; i < hashes.size(); ++i) {
     uint64_t* slot = nullptr;
     ASSERT_OK(index.FindOrCreate(hashes[i], 64, &slot));
-    if (HashIndex::Address(*slot) == 0) HashIndex::SetAddress(slot, 500 + i);
+    if (HashIndex::Address(*slot) == 0) index.SetAddress(slot, 500 + i);
     chain_of[hashes[i]] = HashIndex::Address(*slot);
   }
   for (int g = 0; g < 18; ++g) {
@@ -106,7 +106,7 @@ TEST(HashIndex, GrowDropsDeadEntries) {
   for (uint64_t i = 0; i < 40; ++i) {
     uint64_t* slot = nullptr;
     ASSERT_OK(index.FindOrCreate(HashKey(std::to_string(i)), 64, &slot));
-    HashIndex::SetAddress(slot, 100 + i);
+    index.SetAddress(slot, 100 + i);
   }
   const uint64_t before = index.live_entries();
   ASSERT_OK(index.Grow(120));  // addresses 100..119 are now below begin

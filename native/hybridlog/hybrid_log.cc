@@ -80,27 +80,8 @@ Status HybridLogEngine::Open(const HybridLogOptions& options, const std::string&
   TIDEKV_RETURN_IF_ERROR(env->CreateDir(dir));
   TIDEKV_RETURN_IF_ERROR(env->LockFile(JoinPath(dir, "LOCK"), &dir_lock_));
 
-  // Until checkpoints exist nothing on disk is recoverable: a new store starts
-  // empty, so segment files left by an earlier handle are removed.
-  std::vector<std::string> names;
-  TIDEKV_RETURN_IF_ERROR(env->ListDir(dir, &names));
-  for (const std::string& name : names) {
-    uint64_t segment = 0;
-    if (ParseSegmentFileName(name, &segment)) TIDEKV_RETURN_IF_ERROR(env->DeleteFile(JoinPath(dir, name)));
-  }
-
-  PagedLog::Options log_options;
-  log_options.env = env;
-  log_options.dir = dir;
-  log_options.page_bytes = options_.page_bytes;
-  log_options.segment_bytes = options_.segment_bytes;
-  log_options.frame_count = options_.memory_budget_bytes / options_.page_bytes;
-  const auto mutable_pages = static_cast<uint64_t>(std::floor(log_options.frame_count * options_.mutable_fraction));
-  log_options.mutable_pages = std::clamp<uint64_t>(mutable_pages, 1, log_options.frame_count - 2);
-  TIDEKV_RETURN_IF_ERROR(log_.Open(log_options));
-  TIDEKV_RETURN_IF_ERROR(index_.Init(__builtin_ctz(options_.index_buckets)));
-  // Any key with any value up to this fits an empty page (page 0 starts at
-  // kFirstAddress, so a record that fills a page goes to page 1).
+  // Recovers the newest checkpoint (or starts empty when there is none).
+  TIDEKV_RETURN_IF_ERROR(Recover());
   max_value_bytes_ = std::min<size_t>(
       kMaxValueBytes, options_.page_bytes - kFirstAddress - kRecordHeaderBytes - kMaxKeyBytes - kRecordAlignBytes);
   return Status::OK();
@@ -143,10 +124,10 @@ Status HybridLogEngine::CheckValue(Slice key, size_t value_bytes) const {
 
 Status HybridLogEngine::FindInChain(uint64_t address, Slice key, uint64_t* found_address,
                                     const char** found_record) {
-  const uint64_t begin = log_.begin();
+  const uint64_t begin = log_->begin();
   while (address >= begin) {  // kInvalidAddress is below every begin
     const char* record = nullptr;
-    TIDEKV_RETURN_IF_ERROR(log_.Resolve(address, &record));
+    TIDEKV_RETURN_IF_ERROR(log_->Resolve(address, &record));
     // Records are 8-byte aligned, so the key may start in the header's cache
     // line or the next, and a ~100-byte value spans two or three more. Ask
     // for them now, while the header's miss is outstanding, rather than one
@@ -171,7 +152,7 @@ Status HybridLogEngine::FindInChain(uint64_t address, Slice key, uint64_t* found
 }
 
 Status HybridLogEngine::Lookup(Slice key, uint64_t hash, uint64_t* found_address, const char** found_record) {
-  uint64_t* slot = index_.Find(hash, log_.begin());
+  uint64_t* slot = index_->Find(hash, log_->begin());
   if (slot == nullptr) {
     *found_address = kInvalidAddress;
     *found_record = nullptr;
@@ -219,11 +200,11 @@ class HybridLogEngine::Prefetcher {
   void StartBucket(size_t j, Slice key) {
     const uint64_t hash = HashKey(key);
     hashes_[j % kRing] = hash;
-    engine_->index_.PrefetchBucket(hash);
+    engine_->index_->PrefetchBucket(hash);
   }
   void StartRecord(size_t j) {
-    if (const uint64_t* slot = engine_->index_.Find(hashes_[j % kRing], engine_->log_.begin())) {
-      engine_->log_.PrefetchRecord(HashIndex::Address(*slot));
+    if (const uint64_t* slot = engine_->index_->Find(hashes_[j % kRing], engine_->log_->begin())) {
+      engine_->log_->PrefetchRecord(HashIndex::Address(*slot));
     }
   }
   static constexpr size_t kRing = 2 * kBucketAhead;
@@ -264,8 +245,8 @@ Status HybridLogEngine::Has(Slice key, bool* found) {
 }
 
 Status HybridLogEngine::GrowIndexIfNeeded() {
-  if (!index_.NeedsGrow()) return Status::OK();
-  Status s = index_.Grow(log_.begin());
+  if (!index_->NeedsGrow()) return Status::OK();
+  Status s = index_->Grow(log_->begin());
   if (s.ok()) ++index_grows_;
   // Out of memory for a larger index is not an error: the index stays
   // correct at its size, only chains get longer.
@@ -281,7 +262,7 @@ Status HybridLogEngine::AppendRecord(uint64_t* slot, Slice key, RecordType type,
   const size_t frame_bytes = RecordFrameBytes(key.size(), value_capacity);
   uint64_t address = 0;
   char* dst = nullptr;
-  TIDEKV_RETURN_IF_ERROR(log_.Allocate(static_cast<uint32_t>(frame_bytes), &address, &dst));
+  TIDEKV_RETURN_IF_ERROR(log_->Allocate(static_cast<uint32_t>(frame_bytes), &address, &dst));
   EncodeRecordHeader(dst, type, 0, key.size(), value_bytes, frame_bytes, link);
   std::memcpy(dst + kValueOffset, key.data(), key.size());
   Status s = fill(dst + kValueOffset + key.size());
@@ -291,7 +272,7 @@ Status HybridLogEngine::AppendRecord(uint64_t* slot, Slice key, RecordType type,
     SetValueBytes(dst, 0);
     return s;
   }
-  HashIndex::SetAddress(slot, address);
+  index_->SetAddress(slot, address);
   ++appended_records_;
   return Status::OK();
 }
@@ -300,16 +281,17 @@ Status HybridLogEngine::PutLocked(Slice key, Slice value) {
   TIDEKV_RETURN_IF_ERROR(GrowIndexIfNeeded());
   const uint64_t hash = HashKey(key);
   uint64_t* slot = nullptr;
-  TIDEKV_RETURN_IF_ERROR(index_.FindOrCreate(hash, log_.begin(), &slot));
+  TIDEKV_RETURN_IF_ERROR(index_->FindOrCreate(hash, log_->begin(), &slot));
   uint64_t address = 0;
   const char* record = nullptr;
   TIDEKV_RETURN_IF_ERROR(FindInChain(HashIndex::Address(*slot), key, &address, &record));
   const bool was_live = record != nullptr && RecordView(record).type() == RecordType::kValue;
-  if (record != nullptr && log_.IsMutable(address) && value.size() <= RecordView(record).value_capacity()) {
-    char* m = log_.MutableRecord(address);
+  if (record != nullptr && log_->IsMutable(address) && value.size() <= RecordView(record).value_capacity()) {
+    char* m = log_->MutableRecord(address);
     std::memcpy(ValueIn(m), value.data(), value.size());
     SetValueBytes(m, value.size());
     SetType(m, RecordType::kValue);
+    log_->NoteInPlaceWrite(address);
     ++in_place_updates_;
   } else {
     const uint64_t link = record != nullptr ? RecordView(record).link() : 0;
@@ -332,16 +314,17 @@ Status HybridLogEngine::Put(Slice key, Slice value) {
 
 Status HybridLogEngine::DeleteLocked(Slice key, bool* existed) {
   *existed = false;
-  uint64_t* slot = index_.Find(HashKey(key), log_.begin());
+  uint64_t* slot = index_->Find(HashKey(key), log_->begin());
   if (slot == nullptr) return Status::OK();
   uint64_t address = 0;
   const char* record = nullptr;
   TIDEKV_RETURN_IF_ERROR(FindInChain(HashIndex::Address(*slot), key, &address, &record));
   if (record == nullptr || RecordView(record).type() != RecordType::kValue) return Status::OK();
-  if (log_.IsMutable(address)) {
-    char* m = log_.MutableRecord(address);
+  if (log_->IsMutable(address)) {
+    char* m = log_->MutableRecord(address);
     SetType(m, RecordType::kTombstone);
     SetValueBytes(m, 0);
+    log_->NoteInPlaceWrite(address);
     ++in_place_updates_;
   } else {
     // A tombstone must shadow the read-only version below it.
@@ -364,12 +347,12 @@ Status HybridLogEngine::Delete(Slice key, bool* existed) {
 Status HybridLogEngine::MergeLocked(Slice key, MergeOp op, Slice operand, int64_t* int_result) {
   TIDEKV_RETURN_IF_ERROR(GrowIndexIfNeeded());
   uint64_t* slot = nullptr;
-  TIDEKV_RETURN_IF_ERROR(index_.FindOrCreate(HashKey(key), log_.begin(), &slot));
+  TIDEKV_RETURN_IF_ERROR(index_->FindOrCreate(HashKey(key), log_->begin(), &slot));
   uint64_t address = 0;
   const char* record = nullptr;
   TIDEKV_RETURN_IF_ERROR(FindInChain(HashIndex::Address(*slot), key, &address, &record));
   const bool was_live = record != nullptr && RecordView(record).type() == RecordType::kValue;
-  const bool in_place_possible = record != nullptr && log_.IsMutable(address);
+  const bool in_place_possible = record != nullptr && log_->IsMutable(address);
   const uint64_t link = record != nullptr ? RecordView(record).link() : 0;
 
   if (op == MergeOp::kAddInt64) {
@@ -379,10 +362,11 @@ Status HybridLogEngine::MergeLocked(Slice key, MergeOp op, Slice operand, int64_
                                     &result));
     if (int_result != nullptr) *int_result = result;
     if (in_place_possible && RecordView(record).value_capacity() >= kCounterBytes) {
-      char* m = log_.MutableRecord(address);
+      char* m = log_->MutableRecord(address);
       StoreFixed64(ValueIn(m), static_cast<uint64_t>(result));
       SetValueBytes(m, kCounterBytes);
       SetType(m, RecordType::kValue);
+      log_->NoteInPlaceWrite(address);
       ++in_place_updates_;
     } else {
       TIDEKV_RETURN_IF_ERROR(AppendRecord(slot, key, RecordType::kValue, kCounterBytes, kCounterBytes, address, link,
@@ -399,10 +383,11 @@ Status HybridLogEngine::MergeLocked(Slice key, MergeOp op, Slice operand, int64_
                                      " bytes, over this store's limit of " + std::to_string(max_value_bytes_));
     }
     if (in_place_possible && new_bytes <= RecordView(record).value_capacity()) {
-      char* m = log_.MutableRecord(address);
+      char* m = log_->MutableRecord(address);
       std::memcpy(ValueIn(m) + old_bytes, operand.data(), operand.size());
       SetValueBytes(m, new_bytes);
       SetType(m, RecordType::kValue);
+      log_->NoteInPlaceWrite(address);
       ++in_place_updates_;
     } else {
       // Room to double, so a value built by repeated appends moves O(log n)
@@ -413,7 +398,7 @@ Status HybridLogEngine::MergeLocked(Slice key, MergeOp op, Slice operand, int64_
                                             if (old_bytes > 0) {
                                               // Allocate may have evicted the old version: look it up again.
                                               const char* old = nullptr;
-                                              TIDEKV_RETURN_IF_ERROR(log_.Resolve(address, &old));
+                                              TIDEKV_RETURN_IF_ERROR(log_->Resolve(address, &old));
                                               std::memcpy(dst, RecordView(old).value().data(), old_bytes);
                                             }
                                             std::memcpy(dst + old_bytes, operand.data(), operand.size());
@@ -539,10 +524,10 @@ Status HybridLogEngine::Compact(CompactionResult* result) {
   {
     Lock lock = LockBackground();
     if (closing_) return Status::Closed("store is closed");
-    begin_before = cursor = log_.begin();
-    until = log_.read_only();
+    begin_before = cursor = log_->begin();
+    until = log_->read_only();
   }
-  const uint64_t page_bytes = log_.page_bytes();
+  const uint64_t page_bytes = log_->page_bytes();
   const auto slice = std::chrono::microseconds(options_.compaction_slice_micros);
   while (cursor < until) {
     uint64_t wait_for_flush = 0;
@@ -550,6 +535,7 @@ Status HybridLogEngine::Compact(CompactionResult* result) {
       Lock lock = LockBackground();
       const auto slice_start = Clock::now();
       if (closing_) return Status::Closed("store closed during compaction");
+      if (stop_compaction_) return Status::Busy("compaction stopped: the store is being restored");
       int since_clock_check = 0;
       while (cursor < until) {
         if (++since_clock_check == 8) {
@@ -563,7 +549,7 @@ Status HybridLogEngine::Compact(CompactionResult* result) {
           continue;
         }
         const char* record = nullptr;
-        TIDEKV_RETURN_IF_ERROR(log_.Resolve(cursor, &record));
+        TIDEKV_RETURN_IF_ERROR(log_->Resolve(cursor, &record));
         RecordView r(record);
         if (r.type() == RecordType::kPadding || r.frame_bytes() == 0) {
           cursor = page_start + page_bytes;
@@ -572,7 +558,7 @@ Status HybridLogEngine::Compact(CompactionResult* result) {
         const uint64_t frame_bytes = r.frame_bytes();
         if (r.type() == RecordType::kValue) {
           const Slice key = r.key();
-          uint64_t* slot = index_.Find(HashKey(key), log_.begin());
+          uint64_t* slot = index_->Find(HashKey(key), log_->begin());
           uint64_t newest = kInvalidAddress;
           const char* newest_record = nullptr;
           if (slot != nullptr) TIDEKV_RETURN_IF_ERROR(FindInChain(HashIndex::Address(*slot), key, &newest, &newest_record));
@@ -580,7 +566,7 @@ Status HybridLogEngine::Compact(CompactionResult* result) {
             const size_t value_bytes = r.value_bytes();
             // Copying may need a new page whose frame still waits for the
             // flush thread: end the slice and wait without the lock.
-            wait_for_flush = log_.FlushNeededToAllocate(
+            wait_for_flush = log_->FlushNeededToAllocate(
                 static_cast<uint32_t>(RecordFrameBytes(key.size(), value_bytes)));
             if (wait_for_flush != 0) break;
             // Copy the key: Allocate may evict the page `record` points into.
@@ -589,7 +575,7 @@ Status HybridLogEngine::Compact(CompactionResult* result) {
             TIDEKV_RETURN_IF_ERROR(AppendRecord(slot, key_copy, RecordType::kValue, value_bytes, value_bytes, source,
                                                 r.link(), [&](char* dst) -> Status {
                                                   const char* src = nullptr;
-                                                  TIDEKV_RETURN_IF_ERROR(log_.Resolve(source, &src));
+                                                  TIDEKV_RETURN_IF_ERROR(log_->Resolve(source, &src));
                                                   std::memcpy(dst, RecordView(src).value().data(), value_bytes);
                                                   return Status::OK();
                                                 }));
@@ -602,11 +588,12 @@ Status HybridLogEngine::Compact(CompactionResult* result) {
       const auto held = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - slice_start).count();
       result->longest_pause_micros = std::max<uint64_t>(result->longest_pause_micros, held);
     }
-    if (wait_for_flush != 0) TIDEKV_RETURN_IF_ERROR(log_.WaitForFlush(wait_for_flush));
+    if (wait_for_flush != 0) TIDEKV_RETURN_IF_ERROR(log_->WaitForFlush(wait_for_flush));
   }
   Lock lock = LockBackground();
   if (closing_) return Status::Closed("store closed during compaction");
-  TIDEKV_RETURN_IF_ERROR(log_.SetBegin(until, &result->files_deleted));
+  if (stop_compaction_) return Status::Busy("compaction stopped: the store is being restored");
+  TIDEKV_RETURN_IF_ERROR(log_->SetBegin(until, &result->files_deleted));
   result->bytes_reclaimed = until - begin_before;
   ++compactions_;
   return Status::OK();
@@ -614,21 +601,21 @@ Status HybridLogEngine::Compact(CompactionResult* result) {
 
 void HybridLogEngine::GetStats(EngineStats* stats) {
   Lock lock = LockForeground();
-  const PagedLog::Counters c = log_.counters();
+  const PagedLog::Counters c = log_->counters();
   stats->keys = keys_;
-  stats->memory_bytes = log_.memory_bytes() + index_.MemoryBytes();
+  stats->memory_bytes = log_->memory_bytes() + index_->MemoryBytes();
   stats->disk_bytes = c.disk_bytes;
   stats->extra = {
-      {"logMemoryBytes", log_.memory_bytes()},
+      {"logMemoryBytes", log_->memory_bytes()},
       {"memoryBudgetBytes", options_.memory_budget_bytes},
-      {"indexBytes", index_.MemoryBytes()},
-      {"indexBuckets", index_.bucket_count()},
-      {"indexOverflowBuckets", index_.overflow_bucket_count()},
+      {"indexBytes", index_->MemoryBytes()},
+      {"indexBuckets", index_->bucket_count()},
+      {"indexOverflowBuckets", index_->overflow_bucket_count()},
       {"indexGrows", index_grows_},
-      {"beginAddress", log_.begin()},
-      {"headAddress", log_.head()},
-      {"readOnlyAddress", log_.read_only()},
-      {"tailAddress", log_.tail()},
+      {"beginAddress", log_->begin()},
+      {"headAddress", log_->head()},
+      {"readOnlyAddress", log_->read_only()},
+      {"tailAddress", log_->tail()},
       {"flushedUntilAddress", c.flushed_until},
       {"pagesFlushed", c.pages_flushed},
       {"pagesEvicted", c.pages_evicted},
@@ -637,22 +624,23 @@ void HybridLogEngine::GetStats(EngineStats* stats) {
       {"inPlaceUpdates", in_place_updates_},
       {"appendedRecords", appended_records_},
       {"compactions", compactions_},
+      {"checkpointsInFlight", static_cast<uint64_t>(outstanding_cuts_)},
   };
 }
 
 Status HybridLogEngine::Verify() {
   Lock lock = LockForeground();
   if (closing_) return Status::Closed("store is closed");
-  TIDEKV_RETURN_IF_ERROR(log_.CheckInvariants());
+  TIDEKV_RETURN_IF_ERROR(log_->CheckInvariants());
   // Walk every chain: links must fall, on-disk records must verify, and every
   // key reached must be found again by a lookup (the chain invariant).
   Status status;
   std::unordered_map<std::string, bool> keys;  // key -> visited
-  index_.ForEachEntry([&](uint64_t, uint64_t entry) {
+  index_->ForEachEntry([&](uint64_t, uint64_t entry) {
     uint64_t address = HashIndex::Address(entry);
-    while (status.ok() && address >= log_.begin()) {
+    while (status.ok() && address >= log_->begin()) {
       const char* record = nullptr;
-      status = log_.Resolve(address, &record);
+      status = log_->Resolve(address, &record);
       if (!status.ok()) return;
       RecordView r(record);
       if (r.type() != RecordType::kValue && r.type() != RecordType::kTombstone) {
@@ -687,10 +675,20 @@ Status HybridLogEngine::Close() {
     closing_ = true;  // new calls fail; a running compaction stops at its next slice
   }
   std::lock_guard<std::mutex> no_compaction(compaction_mu_);
+  // Checkpoints already cut are written before the store closes.
+  uint64_t pending_until = 0;
+  {
+    Lock lock = LockForeground();
+    pending_until = next_version_;
+  }
+  {
+    std::unique_lock<std::mutex> ck(ckpt_mu_);
+    ckpt_cv_.wait(ck, [&] { return next_to_write_ >= pending_until; });
+  }
   Lock lock = LockForeground();
   if (closed_) return Status::OK();
   closed_ = true;
-  Status s = log_.Close();
+  Status s = log_->Close();
   dir_lock_.reset();
   return s;
 }

@@ -34,6 +34,14 @@ struct HybridLogOptions {
   uint32_t index_buckets = 1u << 14;
   // Longest a compaction slice holds the engine lock.
   uint32_t compaction_slice_micros = 1000;
+  // Checkpoints kept (older ones and the files only they need are deleted).
+  uint32_t retain_checkpoints = 3;
+  // Checkpoint by flushing the whole log (FASTER's fold-over) instead of an
+  // incremental snapshot of memory. See hybrid_log_impl.h for the trade.
+  bool fold_over = false;
+  // On open, when the newest checkpoint fails verification: false = fail with
+  // Corruption naming the file; true = fall back to the newest one that verifies.
+  bool recover_latest_valid = false;
 };
 
 class HybridLog {

@@ -15,10 +15,13 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "common/limits.h"
 #include "common/record_format.h"
+#include "common/status.h"
 
 namespace tidekv::hlog {
 
@@ -29,6 +32,37 @@ static_assert(kSegmentDataOffset >= kFileHeaderBytes);
 // Address 0 means "no record" (an empty chain); the log starts past it.
 inline constexpr uint64_t kInvalidAddress = 0;
 inline constexpr uint64_t kFirstAddress = 64;
+
+// Checkpoint block files (checkpoint_format.h): "snap-<v>.dat" holds log
+// bytes of the in-memory region (block key = log address), "index-<v>.dat"
+// holds hash-index chunks (block key = chunk id).
+inline constexpr char kSnapshotPrefix[] = "snap";
+inline constexpr char kIndexPrefix[] = "index";
+
+// A snapshot file a checkpoint's memory region is rebuilt from.
+struct SnapshotRef {
+  uint64_t version = 0;
+  uint64_t tail = 0;   // the log tail of that checkpoint: its bytes lie below
+  uint64_t bytes = 0;  // file size
+};
+
+// The hybrid log's part of a checkpoint manifest (engine_state).
+struct CheckpointState {
+  uint64_t page_bytes = 0;
+  uint64_t segment_bytes = 0;
+  uint64_t begin = 0;
+  uint64_t flushed = 0;  // [begin, flushed) is in segment files
+  uint64_t tail = 0;     // [flushed, tail) is rebuilt from the snapshot chain
+  uint64_t keys = 0;
+  uint64_t bucket_bits = 0;
+  uint64_t overflow_used = 0;
+  uint64_t live_entries = 0;
+  std::map<uint64_t, uint64_t> chunk_versions;  // index chunk id -> version of the file with its newest image
+  std::vector<SnapshotRef> chain;               // oldest first; later files override earlier ones
+};
+
+std::string EncodeCheckpointState(const CheckpointState& state);
+Status DecodeCheckpointState(Slice bytes, const std::string& where, CheckpointState* state);
 
 inline std::string SegmentFileName(uint64_t segment) {
   char name[32];

@@ -26,16 +26,59 @@
 // files below it. A record is live when a lookup of its key lands on exactly
 // its address; tombstones and superseded versions are dropped: everything
 // they shadow lies below them and is reclaimed with them.
+//
+// Checkpoints (incremental snapshot, after FASTER's v2 checkpoints).
+//
+// State at a cut = segment files for [begin, F) + the in-memory bytes of
+// [F, T) + the hash index, where T is the tail and F the flushed point.
+//
+//   Cut (BeginCheckpoint, the calling thread, under the lock): record F and
+//   T; freeze [.., T): from now until the checkpoint is written every update
+//   of a record below T goes to the tail (copy-on-write), so the bytes being
+//   written never change; take the list of records changed in place since
+//   the previous cut (PagedLog::NoteInPlaceWrite keeps it, one bit per slot);
+//   copy the index chunks written since the previous cut. O(1) plus the
+//   dirty index chunks.
+//
+//   Write (FinishCheckpoint, a worker thread, one checkpoint at a time): a
+//   snapshot file "snap-<v>.dat" with the new bytes [max(F, T_prev), T) and
+//   the dirty records in [F, T_prev), copied under the lock in short slices;
+//   an index file with the copied chunks; fsync of the segments below F;
+//   then the manifest, atomically. Then [.., T) thaws: in-place updates
+//   resume (and mark records dirty for the next checkpoint).
+//
+//   Recovery: the manifest, the newest image of every index chunk, the
+//   segments below F (mapped), and [F, T) rebuilt by applying the snapshot
+//   chain oldest first. The chain holds only snapshots with bytes at or above
+//   F; when its files outgrow twice the region, the next checkpoint writes
+//   the whole region instead (a base), so recovery reads at most about three
+//   times the in-memory region however many checkpoints were taken.
+//
+// Rejected: fold-over as the default. Flushing the log to the tail at every
+// checkpoint (FASTER v1; offered as fold_over) makes every record read-only,
+// so the next update of each hot record copies it to the tail: the log grows
+// by the hot set every checkpoint and in-place updates stop paying. Measured
+// in bench/RESULTS.md.
+//
+// A failed write (ENOSPC, EIO) leaves the previous checkpoint intact: the
+// failed one's files are never named by a manifest, its dirty index chunks
+// carry over, and the next checkpoint writes the whole region (force_full_).
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "common/engine.h"
+#include "common/checkpoint_format.h"
 #include "common/env.h"
 #include "hybridlog/hash_index.h"
+#include "hybridlog/hybrid_log_format.h"
 #include "hybridlog/hybrid_log.h"
 #include "hybridlog/paged_log.h"
 
@@ -56,6 +99,11 @@ class HybridLogEngine final : public Engine {
   Status Delete(Slice key, bool* existed) override;
   Status Merge(Slice key, MergeOp op, Slice operand, int64_t* int_result) override;
   Status ApplyBatch(const WriteBatch& batch, int64_t* add_results = nullptr) override;
+  Status BeginCheckpoint(const CheckpointRequest& request, std::shared_ptr<CheckpointTicket>* ticket) override;
+  Status FinishCheckpoint(const std::shared_ptr<CheckpointTicket>& ticket, CheckpointInfo* info) override;
+  void ListCheckpoints(std::vector<CheckpointInfo>* checkpoints) override;
+  uint64_t LastCheckpointVersion() override;
+  Status Restore(uint64_t version) override;
   Status Compact(CompactionResult* result) override;
   void GetStats(EngineStats* stats) override;
   size_t MaxValueBytes() const override { return max_value_bytes_; }
@@ -99,6 +147,26 @@ class HybridLogEngine final : public Engine {
   static constexpr size_t kRecordAhead = 8;
   class Prefetcher;
 
+  // ---- checkpoint.cc ----
+  class Ticket;
+  struct Retained {
+    CheckpointManifest manifest;
+    CheckpointState state;
+  };
+  // Writes the cut of t; fills the new manifest and state.
+  Status WriteCheckpoint(Ticket* t, CheckpointManifest* manifest, CheckpointState* state);
+  // `previous` is the newest retained checkpoint's state, or nullptr.
+  Status WriteSnapshot(Ticket* t, const CheckpointState* previous, CheckpointState* state, uint64_t* bytes);
+  Status WriteIndexDelta(Ticket* t, const CheckpointState* previous, CheckpointState* state, uint64_t* bytes);
+  // Open: recover the newest checkpoint (or start empty when there is none).
+  Status Recover();
+  // Builds index_ and log_ from a checkpoint.
+  Status LoadCheckpoint(const CheckpointManifest& manifest, const CheckpointState& state);
+  // Deletes checkpoint files that no retained checkpoint names, and stale
+  // segments; tightens the segment retain floor. REQUIRES ckpt_mu_ held.
+  void CollectGarbageLocked();
+  PagedLog::Options LogOptions(uint64_t page_bytes, uint64_t segment_bytes) const;
+
   HybridLogOptions options_;
   std::string dir_;
   size_t max_value_bytes_ = 0;
@@ -111,13 +179,28 @@ class HybridLogEngine final : public Engine {
   // Guarded by mu_.
   bool closing_ = false;
   bool closed_ = false;
-  HashIndex index_;
-  PagedLog log_;
+  std::unique_ptr<HashIndex> index_ = std::make_unique<HashIndex>();
+  std::unique_ptr<PagedLog> log_ = std::make_unique<PagedLog>();
   uint64_t keys_ = 0;
   uint64_t in_place_updates_ = 0;
   uint64_t appended_records_ = 0;
   uint64_t index_grows_ = 0;
   uint64_t compactions_ = 0;
+  uint64_t next_version_ = 1;    // the version the next cut gets
+  int outstanding_cuts_ = 0;     // cut but not yet written (the freeze lasts while > 0)
+  std::multiset<uint64_t> inflight_begins_;  // begin of each outstanding cut (segments it needs)
+  bool restoring_ = false;
+  std::atomic<bool> stop_compaction_{false};
+
+  // Guarded by ckpt_mu_ (lock order: mu_ before ckpt_mu_).
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  uint64_t next_to_write_ = 1;        // checkpoints are written in version order
+  std::vector<Retained> retained_;    // oldest first
+  uint64_t retained_floor_ = UINT64_MAX;  // smallest begin of a retained checkpoint
+  // Owned by the thread whose turn it is to write (next_to_write_).
+  std::map<uint64_t, std::string> carry_index_;  // chunk images of failed checkpoints
+  bool force_full_ = false;                      // a checkpoint failed: the next writes everything
 };
 
 }  // namespace tidekv::hlog

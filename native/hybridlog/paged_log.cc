@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "common/record_format.h"
 
@@ -40,6 +41,7 @@ Status PagedLog::Open(const Options& options) {
   frame_mod_magic_ = UINT64_MAX / frame_count_ + 1;
   frames_.assign(frame_count_, nullptr);
   frame_page_.assign(frame_count_, kNoPage);
+  dirty_bits_.resize(frame_count_);
   flush_thread_ = std::thread([this] { FlushLoop(); });
   open_ = true;
   return Status::OK();
@@ -136,6 +138,7 @@ Status PagedLog::ShiftReadOnly() {
     }
     queued = true;
     read_only_ = (page + 1) << page_bits_;
+    UpdateMutableFrom();
   }
   if (queued) flush_work_cv_.notify_one();
   return Status::OK();
@@ -157,6 +160,14 @@ Status PagedLog::AcquireFrame(uint64_t page) {
     ++frames_allocated_;
   }
   if (page == 0) std::memset(frames_[f], 0, kFirstAddress);
+  // One dirty bit per 8-byte slot; a reused frame starts clean.
+  const size_t bitmap_words = page_bytes_ / 8 / 64;
+  if (dirty_bits_[f] == nullptr) {
+    dirty_bits_[f].reset(new (std::nothrow) uint64_t[bitmap_words]());
+    if (dirty_bits_[f] == nullptr) return Status::Limit("out of memory allocating a page's dirty bitmap");
+  } else {
+    std::memset(dirty_bits_[f].get(), 0, bitmap_words * sizeof(uint64_t));
+  }
   frame_page_[f] = page;
   return Status::OK();
 }
@@ -213,6 +224,35 @@ Status PagedLog::CreateSegment(uint64_t number, Segment** out) {
   if (segments_.size() <= number) segments_.resize(number + 1);
   *out = segment.get();
   segments_[number] = std::move(segment);
+  new_segment_since_dir_sync_ = true;
+  return Status::OK();
+}
+
+Status PagedLog::OpenSegment(uint64_t number, Segment** out) {
+  auto segment = std::make_unique<Segment>();
+  segment->number = number;
+  const std::string path = JoinPath(options_.dir, SegmentFileName(number));
+  Status s = options_.env->OpenFile(path, OpenMode::kReadWrite, &segment->file);
+  if (s.IsNotFound()) return Status::Corruption(path + ": segment file a checkpoint needs is missing");
+  TIDEKV_RETURN_IF_ERROR(s);
+  char encoded[kFileHeaderBytes];
+  size_t got = 0;
+  TIDEKV_RETURN_IF_ERROR(segment->file->ReadAt(0, sizeof encoded, encoded, &got));
+  FileHeader header;
+  TIDEKV_RETURN_IF_ERROR(DecodeFileHeader(Slice(encoded, got), FileType::kLogSegment, path, &header));
+  if (header.args[0] != number || header.args[2] != options_.segment_bytes || header.args[3] != page_bytes_) {
+    return Status::Corruption(path + ": segment header does not match the checkpoint");
+  }
+  const uint64_t file_bytes = kSegmentDataOffset + options_.segment_bytes;
+  uint64_t size = 0;
+  TIDEKV_RETURN_IF_ERROR(segment->file->Size(&size));
+  if (size < file_bytes) return Status::Corruption(path + ": segment file truncated");
+  TIDEKV_RETURN_IF_ERROR(segment->file->Map(0, file_bytes, &segment->map));
+  segment->data = segment->map->data() + kSegmentDataOffset;
+  segment->unsynced = false;
+  if (segments_.size() <= number) segments_.resize(number + 1);
+  *out = segment.get();
+  segments_[number] = std::move(segment);
   return Status::OK();
 }
 
@@ -226,9 +266,10 @@ Status PagedLog::SetBegin(uint64_t new_begin, uint64_t* files_deleted) {
 }
 
 void PagedLog::DeleteObsoleteSegments(uint64_t* files_deleted) {
-  // A segment goes once no address in it can be read (below begin) and the
-  // flush thread is done with it (below flushed_until).
-  const uint64_t limit = std::min(begin_, flushed_until_.load(std::memory_order_acquire));
+  // A segment goes once no address in it can be read (below begin), no
+  // retained checkpoint needs it (below the retain floor) and the flush
+  // thread is done with it (below flushed_until).
+  const uint64_t limit = std::min({begin_, retain_floor_, flushed_until_.load(std::memory_order_acquire)});
   while (first_live_segment_ < segments_.size() && (first_live_segment_ + 1) * options_.segment_bytes <= limit) {
     std::unique_ptr<Segment>& segment = segments_[first_live_segment_];
     if (segment != nullptr) {
@@ -281,6 +322,7 @@ void PagedLog::FlushLoop() {
     Status s = job.segment->file->WriteAt(offset, Slice(frame, page_bytes_));
     l.lock();
     if (s.ok()) {
+      job.segment->unsynced.store(true, std::memory_order_release);
       flush_queue_.pop_front();
       ++pages_flushed_;
       flushed_until_.store((job.page + 1) << page_bits_, std::memory_order_release);
@@ -289,6 +331,193 @@ void PagedLog::FlushLoop() {
     }
     flush_done_cv_.notify_all();
   }
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoints
+
+Status PagedLog::TakeCut(bool fold_over, Cut* cut) {
+  cut->begin = begin_;
+  cut->epoch_start = epoch_start_;
+  cut->dirty = std::move(dirty_list_);
+  dirty_list_.clear();
+  if (fold_over) {
+    // Close the tail page, then queue every page below the tail: the
+    // checkpoint is the flushed log; memory holds nothing it needs.
+    if (tail_page_ready_ && PageOf(tail_) == tail_page_ && (tail_ & page_mask_) != 0) {
+      char* frame = frames_[FrameIndex(tail_page_)];
+      const uint64_t offset = tail_ & page_mask_;
+      const uint64_t remaining = page_bytes_ - offset;
+      if (remaining >= kRecordHeaderBytes) {
+        EncodeRecordHeader(frame + offset, RecordType::kPadding, 0, 0, 0, remaining, 0);
+      } else {
+        std::memset(frame + offset, 0, remaining);
+      }
+      tail_ = (tail_page_ + 1) << page_bits_;
+    }
+    bool queued = false;
+    for (uint64_t page = PageOf(read_only_); page < PageOf(tail_); ++page) {
+      Segment* segment = nullptr;
+      Status s = SegmentFor(page, &segment);
+      if (!s.ok()) {
+        if (queued) flush_work_cv_.notify_one();
+        ReturnCut(std::move(*cut));
+        return s;
+      }
+      {
+        std::lock_guard<std::mutex> l(flush_mu_);
+        flush_queue_.push_back(FlushJob{page, frames_[FrameIndex(page)], segment});
+      }
+      queued = true;
+      read_only_ = (page + 1) << page_bits_;
+    }
+    if (queued) flush_work_cv_.notify_one();
+    UpdateMutableFrom();
+    cut->flushed = cut->tail = tail_;
+  } else {
+    cut->flushed = flushed_until_.load(std::memory_order_acquire);
+    cut->tail = tail_;
+    frozen_until_ = tail_;
+    UpdateMutableFrom();
+  }
+  epoch_start_ = tail_;
+  return Status::OK();
+}
+
+void PagedLog::ReturnCut(Cut&& cut) {
+  epoch_start_ = std::min(epoch_start_, cut.epoch_start);
+  dirty_list_.insert(dirty_list_.end(), cut.dirty.begin(), cut.dirty.end());
+}
+
+void PagedLog::ClearDirtyMarks(const std::vector<uint64_t>& addresses) {
+  for (uint64_t address : addresses) {
+    if (address < head_) continue;  // its frame was reused and cleared
+    const uint64_t page = PageOf(address);
+    const uint64_t f = FrameIndex(page);
+    if (frame_page_[f] != page) continue;
+    const uint64_t bit = (address & page_mask_) >> 3;
+    dirty_bits_[f][bit >> 6] &= ~(uint64_t{1} << (bit & 63));
+  }
+}
+
+const char* PagedLog::BytesAt(uint64_t address) const {
+  if (address >= head_) return FrameFor(address) + (address & page_mask_);
+  return segments_[address / options_.segment_bytes]->data + address % options_.segment_bytes;
+}
+
+void PagedLog::CopyRange(uint64_t address, size_t n, char* dst) const {
+  while (n > 0) {
+    const uint64_t page_end = (PageOf(address) + 1) << page_bits_;
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(n, page_end - address));
+    std::memcpy(dst, BytesAt(address), chunk);
+    address += chunk;
+    dst += chunk;
+    n -= chunk;
+  }
+}
+
+uint32_t PagedLog::RecordFrameBytesAt(uint64_t address) const { return RecordView(BytesAt(address)).frame_bytes(); }
+
+void PagedLog::CollectSegmentsToSync(uint64_t begin, uint64_t below, SyncList* list, std::vector<std::string>* names) {
+  if (below <= begin) return;
+  for (uint64_t n = begin / options_.segment_bytes; n <= (below - 1) / options_.segment_bytes; ++n) {
+    if (n >= segments_.size() || segments_[n] == nullptr) continue;
+    names->push_back(SegmentFileName(n));
+    list->files.emplace_back(segments_[n]->file.get(), &segments_[n]->unsynced);
+  }
+}
+
+Status PagedLog::SyncSegments(const SyncList& list) {
+  for (auto [file, unsynced] : list.files) {
+    if (!unsynced->exchange(false, std::memory_order_acq_rel)) continue;
+    if (Status s = file->Sync(); !s.ok()) {
+      unsynced->store(true, std::memory_order_release);
+      return s;
+    }
+  }
+  return Status::OK();
+}
+
+void PagedLog::SetRetainFloor(uint64_t floor, uint64_t* files_deleted) {
+  retain_floor_ = floor;
+  DeleteObsoleteSegments(files_deleted);
+}
+
+// ---------------------------------------------------------------------------
+// Recovery
+
+Status PagedLog::OpenRecovered(const Options& options, const Recovered& state) {
+  TIDEKV_RETURN_IF_ERROR(Open(options));
+  if (state.begin < kFirstAddress || state.flushed > state.tail || state.tail > kMaxAddress ||
+      (state.flushed != kFirstAddress && (state.flushed & page_mask_) != 0)) {
+    return Status::Corruption("checkpoint log markers are inconsistent");
+  }
+  begin_ = state.begin;
+  tail_ = state.tail;
+  flushed_until_.store(state.flushed, std::memory_order_release);
+  head_ = read_only_ = state.flushed;
+  first_live_segment_ = begin_ / options_.segment_bytes;
+  if (state.flushed > begin_) {
+    for (uint64_t n = begin_ / options_.segment_bytes; n <= (state.flushed - 1) / options_.segment_bytes; ++n) {
+      Segment* segment = nullptr;
+      TIDEKV_RETURN_IF_ERROR(OpenSegment(n, &segment));
+    }
+  }
+  // Memory for the pages of [flushed, tail]; those that do not fit the frames
+  // go to temporary buffers and are written to segments by FinishRecovery.
+  const uint64_t first_page = PageOf(head_);
+  const uint64_t last_page = PageOf(tail_);
+  const uint64_t pages = last_page - first_page + 1;
+  const uint64_t overflow = pages > frame_count_ ? pages - frame_count_ : 0;
+  for (uint64_t page = first_page; page < first_page + overflow; ++page) {
+    std::unique_ptr<char[]> buffer(new (std::nothrow) char[page_bytes_]());
+    if (buffer == nullptr) return Status::Limit("out of memory recovering the log");
+    recovered_overflow_.emplace_back(page, std::move(buffer));
+  }
+  for (uint64_t page = first_page + overflow; page <= last_page; ++page) {
+    TIDEKV_RETURN_IF_ERROR(AcquireFrame(page));
+  }
+  return Status::OK();
+}
+
+void PagedLog::WriteRecovered(uint64_t address, Slice bytes) {
+  const uint64_t from = std::max(address, flushed_until_.load(std::memory_order_relaxed));
+  const uint64_t to = std::min<uint64_t>(address + bytes.size(), tail_);
+  uint64_t a = from;
+  while (a < to) {
+    const uint64_t page = PageOf(a);
+    const uint64_t page_end = (page + 1) << page_bits_;
+    const uint64_t n = std::min(to, page_end) - a;
+    char* dst;
+    if (!recovered_overflow_.empty() && page <= recovered_overflow_.back().first) {
+      dst = recovered_overflow_[page - recovered_overflow_.front().first].second.get();
+    } else {
+      dst = frames_[FrameIndex(page)];
+    }
+    std::memcpy(dst + (a & page_mask_), bytes.data() + (a - address), n);
+    a += n;
+  }
+}
+
+Status PagedLog::FinishRecovery() {
+  // Pages that did not fit in memory go to their segments now, durably.
+  for (auto& [page, buffer] : recovered_overflow_) {
+    Segment* segment = nullptr;
+    TIDEKV_RETURN_IF_ERROR(SegmentFor(page, &segment));
+    SealPage(page, buffer.get());
+    const uint64_t offset = kSegmentDataOffset + (page << page_bits_) % options_.segment_bytes;
+    TIDEKV_RETURN_IF_ERROR(segment->file->WriteAt(offset, Slice(buffer.get(), page_bytes_)));
+    TIDEKV_RETURN_IF_ERROR(segment->file->Sync());
+    const uint64_t end = (page + 1) << page_bits_;
+    flushed_until_.store(end, std::memory_order_release);
+    head_ = read_only_ = end;
+  }
+  recovered_overflow_.clear();
+  tail_page_ = PageOf(tail_);
+  tail_page_ready_ = true;
+  epoch_start_ = tail_;
+  UpdateMutableFrom();
+  return ShiftReadOnly();
 }
 
 PagedLog::Counters PagedLog::counters() const {

@@ -33,7 +33,9 @@
 // segment File objects of those frames, and the flush queue (its own mutex).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -44,6 +46,7 @@
 #include <vector>
 
 #include "common/env.h"
+#include "common/slice.h"
 #include "common/status.h"
 #include "hybridlog/hybrid_log_format.h"
 
@@ -79,7 +82,10 @@ class PagedLog {
   uint64_t read_only() const { return read_only_; }
   uint64_t tail() const { return tail_; }
   uint32_t page_bytes() const { return page_bytes_; }
-  bool IsMutable(uint64_t address) const { return address >= read_only_; }
+  // In-place updates are allowed at and above mutable_from(): the read-only
+  // boundary, or the tail of the newest checkpoint cut while it is written.
+  bool IsMutable(uint64_t address) const { return address >= mutable_from_; }
+  uint64_t mutable_from() const { return mutable_from_; }
 
   // The record at address (>= begin). In memory: a direct pointer. On disk: a
   // pointer into the mapped segment, after VerifyRecord (Corruption on a bad
@@ -112,6 +118,76 @@ class PagedLog {
   // move read_only and head and wait for the flush thread. Pointers from
   // Resolve are invalid afterwards.
   Status Allocate(uint32_t frame_bytes, uint64_t* address, char** dst);
+
+  // ---- Checkpoints (see hybrid_log_impl.h for the protocol) ----
+
+  // Records an in-place change of the record at address. Records below the
+  // last cut's tail are remembered (once each) for the next checkpoint; the
+  // ones above it are new and go with the next checkpoint's new bytes anyway.
+  void NoteInPlaceWrite(uint64_t address) {
+    if (address >= epoch_start_) return;
+    const uint64_t page = PageOf(address);
+    uint64_t* bits = dirty_bits_[FrameIndex(page)].get();
+    const uint64_t bit = (address & page_mask_) >> 3;
+    const uint64_t mask = uint64_t{1} << (bit & 63);
+    if ((bits[bit >> 6] & mask) == 0) {
+      bits[bit >> 6] |= mask;
+      dirty_list_.push_back(address);
+    }
+  }
+  struct Cut {
+    uint64_t begin = 0;
+    uint64_t flushed = 0;      // bytes below are in segment files
+    uint64_t tail = 0;
+    uint64_t epoch_start = 0;  // the previous cut's tail: bytes above it are new
+    std::vector<uint64_t> dirty;  // records changed in place in [.., epoch_start)
+  };
+  // Takes a cut: everything below the tail becomes immutable (updates go to
+  // the tail) until Unfreeze, so a writer can copy it without the lock held.
+  // If fold_over, the tail page is closed and the whole log queued for
+  // flushing instead: the checkpoint then needs no snapshot of memory.
+  Status TakeCut(bool fold_over, Cut* cut);
+  // Undoes a cut's bookkeeping after its checkpoint failed: its new bytes and
+  // dirty records go to the next checkpoint.
+  void ReturnCut(Cut&& cut);
+  // Forgets the dirty marks of written records. REQUIRES: still frozen.
+  void ClearDirtyMarks(const std::vector<uint64_t>& addresses);
+  void Unfreeze() {
+    frozen_until_ = 0;
+    UpdateMutableFrom();
+  }
+  // Copies log bytes [address, address + n) from memory or segment files.
+  // REQUIRES: begin <= address, address + n <= tail, frozen or read-only.
+  void CopyRange(uint64_t address, size_t n, char* dst) const;
+  // Frame length of the record at address (memory or segment file).
+  uint32_t RecordFrameBytesAt(uint64_t address) const;
+  // Segment files (and the directory entries of new ones) holding bytes
+  // below address, made durable. The Segment objects are collected under the
+  // engine lock; Sync runs without it. Files listed into *names.
+  struct SyncList {
+    std::vector<std::pair<File*, std::atomic<bool>*>> files;
+    bool sync_dir = false;
+  };
+  void CollectSegmentsToSync(uint64_t begin, uint64_t below, SyncList* list, std::vector<std::string>* names);
+  Status SyncSegments(const SyncList& list);
+  // Segments below floor may be deleted once below begin too (retained
+  // checkpoints and checkpoints being written still need the others).
+  void SetRetainFloor(uint64_t floor, uint64_t* files_deleted);
+  const std::string& dir() const { return options_.dir; }
+  uint64_t segment_bytes() const { return options_.segment_bytes; }
+
+  // ---- Recovery ----
+  struct Recovered {
+    uint64_t begin = 0, flushed = 0, tail = 0;
+  };
+  // Opens a log recovered from a checkpoint: segment files for [begin,
+  // flushed) must exist; memory for [flushed, tail) is filled by
+  // WriteRecovered and then FinishRecovery.
+  Status OpenRecovered(const Options& options, const Recovered& state);
+  // Copies bytes recovered for [address, address + bytes.size()) (clipped to
+  // [flushed, tail)).
+  void WriteRecovered(uint64_t address, Slice bytes);
+  Status FinishRecovery();
 
   // The flushed address that Allocate(frame_bytes) would wait for, or 0 when
   // it would not wait. Background work uses it to wait outside the engine
@@ -152,6 +228,7 @@ class PagedLog {
     std::unique_ptr<File> file;
     std::unique_ptr<MappedRegion> map;
     const char* data = nullptr;  // map->data() + kSegmentDataOffset
+    std::atomic<bool> unsynced{true};  // written since its last Sync (a new file counts)
   };
   struct FlushJob {
     uint64_t page;
@@ -177,6 +254,9 @@ class PagedLog {
   Status SegmentFor(uint64_t page, Segment** segment);
   Status CreateSegment(uint64_t number, Segment** segment);
   void DeleteObsoleteSegments(uint64_t* files_deleted);
+  Status OpenSegment(uint64_t number, Segment** segment);  // an existing file
+  void UpdateMutableFrom() { mutable_from_ = std::max(read_only_, frozen_until_); }
+  const char* BytesAt(uint64_t address) const;  // memory or mapped segment; no checks
   Status WaitFlushedUntil(uint64_t address);
   void FlushLoop();
   void SealPage(uint64_t page, char* frame) const;
@@ -196,6 +276,18 @@ class PagedLog {
   uint64_t tail_ = kFirstAddress;
   uint64_t tail_page_ = 0;        // page whose frame the tail writes into
   bool tail_page_ready_ = false;  // its frame was acquired
+  uint64_t frozen_until_ = 0;     // the newest cut's tail while its checkpoint is written
+  uint64_t mutable_from_ = kFirstAddress;  // max(read_only_, frozen_until_)
+  uint64_t retain_floor_ = UINT64_MAX;     // segments below begin and this may go
+  bool new_segment_since_dir_sync_ = false;
+
+  // Dirty tracking (NoteInPlaceWrite): one bit per 8-byte slot of each
+  // frame, set at a record's first in-place change since the last cut.
+  std::vector<std::unique_ptr<uint64_t[]>> dirty_bits_;
+  std::vector<uint64_t> dirty_list_;
+  uint64_t epoch_start_ = kFirstAddress;
+  // Recovery: pages of the recovered region that did not fit in memory.
+  std::vector<std::pair<uint64_t, std::unique_ptr<char[]>>> recovered_overflow_;
 
   std::vector<char*> frames_;            // aligned_alloc'd, page_bytes each
   std::vector<uint64_t> frame_page_;     // page held by each frame; UINT64_MAX = none

@@ -1,0 +1,251 @@
+#include "checkpoint_format.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "crc32c.h"
+#include "varint.h"
+
+namespace tidekv {
+
+namespace {
+
+bool ParseNumbered(const std::string& name, const std::string& prefix, const std::string& suffix, uint64_t* n) {
+  const size_t digits = 20;
+  if (name.size() != prefix.size() + digits + suffix.size()) return false;
+  if (name.compare(0, prefix.size(), prefix) != 0) return false;
+  if (name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
+  uint64_t value = 0;
+  for (size_t i = prefix.size(); i < prefix.size() + digits; ++i) {
+    const char c = name[i];
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *n = value;
+  return true;
+}
+
+std::string Numbered(const std::string& prefix, uint64_t n, const std::string& suffix) {
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(n));
+  return prefix + digits + suffix;
+}
+
+// Reads varints/bytes from a body, remembering the first failure.
+class Reader {
+ public:
+  Reader(const char* p, const char* end) : p_(p), end_(end) {}
+  uint64_t Varint() {
+    uint64_t v = 0;
+    if (p_ != nullptr) p_ = DecodeVarint64(p_, end_, &v);
+    return v;
+  }
+  std::string Bytes() {
+    const uint64_t n = Varint();
+    if (p_ == nullptr || n > static_cast<uint64_t>(end_ - p_)) {
+      p_ = nullptr;
+      return std::string();
+    }
+    std::string s(p_, n);
+    p_ += n;
+    return s;
+  }
+  bool ok() const { return p_ != nullptr; }
+  bool at_end() const { return p_ == end_; }
+
+ private:
+  const char* p_;
+  const char* end_;
+};
+
+}  // namespace
+
+std::string ManifestFileName(uint64_t version) { return Numbered("checkpoint-", version, ".manifest"); }
+
+bool ParseManifestFileName(const std::string& name, uint64_t* version) {
+  return ParseNumbered(name, "checkpoint-", ".manifest", version);
+}
+
+std::string CheckpointDataFileName(const char* prefix, uint64_t version) {
+  return Numbered(std::string(prefix) + "-", version, ".dat");
+}
+
+bool ParseCheckpointDataFileName(const std::string& name, const char* prefix, uint64_t* version) {
+  return ParseNumbered(name, std::string(prefix) + "-", ".dat", version);
+}
+
+std::string EncodeManifest(const CheckpointManifest& m) {
+  FileHeader header;
+  header.type = FileType::kManifest;
+  header.args[0] = m.info.version;
+  std::string out(kFileHeaderBytes, '\0');
+  EncodeFileHeader(header, out.data());
+  const CheckpointInfo& i = m.info;
+  PutVarint64(&out, i.version);
+  PutVarint64(&out, i.created_at_micros);
+  PutVarint64(&out, i.pause_micros);
+  PutVarint64(&out, i.duration_micros);
+  PutVarint64(&out, i.bytes_written);
+  PutVarint64(&out, i.total_bytes);
+  PutVarint64(&out, i.meta_is_text ? 1 : 0);
+  PutVarint64(&out, i.meta.size());
+  out.append(i.meta);
+  PutVarint64(&out, static_cast<uint64_t>(m.engine));
+  PutVarint64(&out, m.engine_state.size());
+  out.append(m.engine_state);
+  PutVarint64(&out, m.files.size());
+  for (const std::string& f : m.files) {
+    PutVarint64(&out, f.size());
+    out.append(f);
+  }
+  PutFixed32(&out, crc32c::Value(out.data(), out.size()));
+  return out;
+}
+
+Status DecodeManifest(Slice bytes, const std::string& path, CheckpointManifest* m) {
+  FileHeader header;
+  TIDEKV_RETURN_IF_ERROR(DecodeFileHeader(bytes, FileType::kManifest, path, &header));
+  if (bytes.size() < kFileHeaderBytes + 4) return Status::Corruption(path + ": manifest truncated");
+  const size_t body_end = bytes.size() - 4;
+  if (LoadFixed32(bytes.data() + body_end) != crc32c::Value(bytes.data(), body_end)) {
+    return Status::Corruption(path + ": manifest checksum mismatch");
+  }
+  Reader r(bytes.data() + kFileHeaderBytes, bytes.data() + body_end);
+  CheckpointInfo& i = m->info;
+  i.version = r.Varint();
+  i.created_at_micros = r.Varint();
+  i.pause_micros = r.Varint();
+  i.duration_micros = r.Varint();
+  i.bytes_written = r.Varint();
+  i.total_bytes = r.Varint();
+  i.meta_is_text = r.Varint() != 0;
+  i.meta = r.Bytes();
+  m->engine = static_cast<EngineKind>(r.Varint());
+  m->engine_state = r.Bytes();
+  const uint64_t files = r.Varint();
+  m->files.clear();
+  for (uint64_t f = 0; f < files && r.ok(); ++f) m->files.push_back(r.Bytes());
+  if (!r.ok() || !r.at_end() || i.version != header.args[0]) {
+    return Status::Corruption(path + ": manifest body is malformed");
+  }
+  return Status::OK();
+}
+
+Status WriteManifest(Env* env, const std::string& dir, const CheckpointManifest& manifest, uint64_t* bytes) {
+  const std::string encoded = EncodeManifest(manifest);
+  *bytes = encoded.size();
+  return WriteFileAtomic(env, dir, ManifestFileName(manifest.info.version), encoded);
+}
+
+Status ReadManifest(Env* env, const std::string& dir, uint64_t version, CheckpointManifest* manifest) {
+  const std::string path = JoinPath(dir, ManifestFileName(version));
+  std::string bytes;
+  TIDEKV_RETURN_IF_ERROR(ReadFileToString(env, path, &bytes));
+  return DecodeManifest(bytes, path, manifest);
+}
+
+// ---------------------------------------------------------------------------
+
+namespace {
+constexpr size_t kWriteBufferBytes = 1u << 20;
+}
+
+Status BlockFileWriter::Open(Env* env, const std::string& path, FileHeader header) {
+  TIDEKV_RETURN_IF_ERROR(env->OpenFile(path, OpenMode::kCreateTruncate, &file_));
+  header.type = FileType::kCheckpointBlocks;
+  buffer_.assign(kFileHeaderBytes, '\0');
+  EncodeFileHeader(header, buffer_.data());
+  offset_ = 0;
+  blocks_ = 0;
+  payload_bytes_ = 0;
+  return Status::OK();
+}
+
+Status BlockFileWriter::FlushBuffer() {
+  if (buffer_.empty()) return Status::OK();
+  TIDEKV_RETURN_IF_ERROR(file_->WriteAt(offset_, buffer_));
+  offset_ += buffer_.size();
+  buffer_.clear();
+  return Status::OK();
+}
+
+Status BlockFileWriter::Add(uint64_t key, Slice bytes) {
+  if (bytes.size() > UINT32_MAX) return Status::InvalidArgument("block larger than 4 GiB");
+  char head[kBlockHeaderBytes];
+  StoreFixed64(head, key);
+  StoreFixed32(head + 8, static_cast<uint32_t>(bytes.size()));
+  StoreFixed32(head + 12, crc32c::Value(bytes.data(), bytes.size()));
+  buffer_.append(head, sizeof head);
+  buffer_.append(bytes);
+  buffer_.append((8 - bytes.size() % 8) % 8, '\0');
+  ++blocks_;
+  payload_bytes_ += bytes.size();
+  return buffer_.size() >= kWriteBufferBytes ? FlushBuffer() : Status::OK();
+}
+
+Status BlockFileWriter::Finish(uint64_t* bytes) {
+  char footer[kBlockFooterBytes] = {};
+  StoreFixed64(footer, kBlockFooterMagic);
+  StoreFixed64(footer + 8, blocks_);
+  StoreFixed64(footer + 16, payload_bytes_);
+  StoreFixed32(footer + 24, crc32c::Value(footer, 24));
+  buffer_.append(footer, sizeof footer);
+  TIDEKV_RETURN_IF_ERROR(FlushBuffer());
+  TIDEKV_RETURN_IF_ERROR(file_->Sync());
+  *bytes = offset_;
+  file_.reset();
+  return Status::OK();
+}
+
+Status ReadBlockFile(Env* env, const std::string& path, BlockFileKind kind, FileHeader* header,
+                     const std::function<Status(uint64_t key, Slice bytes)>& fn) {
+  std::unique_ptr<File> file;
+  Status s = env->OpenFile(path, OpenMode::kReadOnly, &file);
+  if (s.IsNotFound()) return Status::Corruption(path + ": checkpoint file is missing");
+  TIDEKV_RETURN_IF_ERROR(s);
+  uint64_t size = 0;
+  TIDEKV_RETURN_IF_ERROR(file->Size(&size));
+  if (size < kFileHeaderBytes + kBlockFooterBytes) return Status::Corruption(path + ": block file truncated");
+  std::unique_ptr<MappedRegion> map;
+  TIDEKV_RETURN_IF_ERROR(file->Map(0, size, &map));
+  const char* base = map->data();
+  TIDEKV_RETURN_IF_ERROR(DecodeFileHeader(Slice(base, kFileHeaderBytes), FileType::kCheckpointBlocks, path, header));
+  if (header->args[1] != static_cast<uint64_t>(kind)) {
+    return Status::Corruption(path + ": block file holds another kind of data");
+  }
+  const char* footer = base + size - kBlockFooterBytes;
+  if (LoadFixed64(footer) != kBlockFooterMagic || LoadFixed32(footer + 24) != crc32c::Value(footer, 24)) {
+    return Status::Corruption(path + ": block file footer missing or damaged (truncated?)");
+  }
+  const uint64_t expected_blocks = LoadFixed64(footer + 8);
+  const uint64_t expected_payload = LoadFixed64(footer + 16);
+  // First pass: every block sound and the footer consistent.
+  auto walk = [&](bool apply) -> Status {
+    uint64_t offset = kFileHeaderBytes, blocks = 0, payload = 0;
+    const uint64_t end = size - kBlockFooterBytes;
+    while (offset < end) {
+      if (end - offset < kBlockHeaderBytes) return Status::Corruption(path + ": block header truncated");
+      const char* p = base + offset;
+      const uint64_t key = LoadFixed64(p);
+      const uint32_t length = LoadFixed32(p + 8);
+      const uint64_t padded = (uint64_t{length} + 7) & ~uint64_t{7};
+      if (padded > end - offset - kBlockHeaderBytes) return Status::Corruption(path + ": block overruns the file");
+      const Slice bytes(p + kBlockHeaderBytes, length);
+      if (!apply && LoadFixed32(p + 12) != crc32c::Value(bytes.data(), bytes.size())) {
+        return Status::Corruption(path + ": block checksum mismatch at offset " + std::to_string(offset));
+      }
+      if (apply) TIDEKV_RETURN_IF_ERROR(fn(key, bytes));
+      offset += kBlockHeaderBytes + padded;
+      ++blocks;
+      payload += length;
+    }
+    if (!apply && (blocks != expected_blocks || payload != expected_payload)) {
+      return Status::Corruption(path + ": block file does not match its footer");
+    }
+    return Status::OK();
+  };
+  TIDEKV_RETURN_IF_ERROR(walk(false));
+  return walk(true);
+}
+
+}  // namespace tidekv

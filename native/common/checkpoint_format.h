@@ -1,0 +1,101 @@
+// The checkpoint files shared by every engine: the manifest that makes a
+// checkpoint exist, and block files that hold its data. Byte-level
+// description: docs/formats/checkpoint.md. DO NOT CHANGE values that reach disk.
+//
+// A checkpoint is complete once its manifest `checkpoint-<version>.manifest`
+// is durably in place (WriteFileAtomic: temp file, fsync, rename, fsync of the
+// directory). Everything a checkpoint needs is named in its manifest's file
+// list; a file no retained manifest names (and the live store does not use)
+// may be deleted.
+//
+// Block file: a file header, then blocks, then a footer.
+//   block   u64 key (engine-defined: a log address, an index chunk id ...)
+//           u32 length, u32 crc32c of the bytes, then the bytes padded to 8
+//   footer  u64 kBlockFooterMagic, u64 block count, u64 payload bytes,
+//           u32 crc32c of the previous 24 bytes, u32 zero
+// A reader checks every block's CRC and that the footer matches what it
+// read, so a torn or truncated file is detected, not half-applied.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "env.h"
+#include "record_format.h"
+#include "slice.h"
+#include "status.h"
+
+namespace tidekv {
+
+// What a checkpoint reports (CheckpointInfo in lib/).
+struct CheckpointInfo {
+  uint64_t version = 0;
+  uint64_t created_at_micros = 0;  // wall clock, since the Unix epoch
+  uint64_t pause_micros = 0;       // the calling thread held the store for the cut
+  uint64_t duration_micros = 0;    // from the cut to the manifest being durable
+  uint64_t bytes_written = 0;      // bytes this checkpoint added to disk
+  uint64_t total_bytes = 0;        // bytes of every file the checkpoint needs
+  bool meta_is_text = false;       // meta was given as a string
+  std::string meta;
+};
+
+enum class EngineKind : uint32_t { kHybridLog = 1 };
+
+struct CheckpointManifest {
+  CheckpointInfo info;
+  EngineKind engine = EngineKind::kHybridLog;
+  std::string engine_state;        // engine-defined, opaque here
+  std::vector<std::string> files;  // names (not paths) this checkpoint needs, segments included
+};
+
+std::string ManifestFileName(uint64_t version);
+// True (and *version set) for "checkpoint-<20 digits>.manifest".
+bool ParseManifestFileName(const std::string& name, uint64_t* version);
+// "<prefix>-<20 digits>.dat" for a checkpoint's block files.
+std::string CheckpointDataFileName(const char* prefix, uint64_t version);
+bool ParseCheckpointDataFileName(const std::string& name, const char* prefix, uint64_t* version);
+
+std::string EncodeManifest(const CheckpointManifest& manifest);
+// Corruption naming `path` on any inconsistency.
+Status DecodeManifest(Slice bytes, const std::string& path, CheckpointManifest* manifest);
+
+// Writes (creating) and syncs a manifest atomically in dir.
+Status WriteManifest(Env* env, const std::string& dir, const CheckpointManifest& manifest, uint64_t* bytes);
+Status ReadManifest(Env* env, const std::string& dir, uint64_t version, CheckpointManifest* manifest);
+
+inline constexpr uint64_t kBlockFooterMagic = 0x72746f6f66766b74ull;  // "tkvfootr"
+inline constexpr size_t kBlockHeaderBytes = 16;
+inline constexpr size_t kBlockFooterBytes = 32;
+
+enum class BlockFileKind : uint64_t { kLogSnapshot = 1, kIndexChunks = 2 };
+
+// Writes a block file through a buffer. Not thread-safe.
+class BlockFileWriter {
+ public:
+  // Creates path (replacing it). header.type is set to kCheckpointBlocks.
+  Status Open(Env* env, const std::string& path, FileHeader header);
+  Status Add(uint64_t key, Slice bytes);
+  // Writes the footer and syncs the file. *bytes = the file's size.
+  Status Finish(uint64_t* bytes);
+  uint64_t blocks() const { return blocks_; }
+  uint64_t bytes_so_far() const { return offset_ + buffer_.size(); }
+
+ private:
+  Status FlushBuffer();
+  std::unique_ptr<File> file_;
+  std::string buffer_;
+  uint64_t offset_ = 0;
+  uint64_t blocks_ = 0;
+  uint64_t payload_bytes_ = 0;
+};
+
+// Reads a whole block file through a mapping, checking every CRC and the
+// footer before calling fn for any block: a damaged file applies nothing.
+// fn(key, bytes) may stop the walk by returning a non-OK Status.
+Status ReadBlockFile(Env* env, const std::string& path, BlockFileKind kind, FileHeader* header,
+                     const std::function<Status(uint64_t key, Slice bytes)>& fn);
+
+}  // namespace tidekv

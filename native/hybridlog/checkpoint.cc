@@ -1,0 +1,592 @@
+// Checkpoints, recovery and restore of the hybrid log. The protocol is
+// described in hybrid_log_impl.h; the file formats in hybrid_log_format.h and
+// docs/formats/checkpoint.md.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "common/checkpoint_format.h"
+#include "hybridlog/hybrid_log_impl.h"
+
+namespace tidekv::hlog {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t MicrosSince(Clock::time_point t) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count());
+}
+
+uint64_t WallMicros() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+// Bytes the writer copies per hold of the engine lock.
+constexpr size_t kCopySliceBytes = 1u << 20;
+// A region smaller than this never triggers a base on its own.
+constexpr uint64_t kMinBaseRegionBytes = 1u << 20;
+
+}  // namespace
+
+class HybridLogEngine::Ticket final : public CheckpointTicket {
+ public:
+  PagedLog::Cut cut;
+  std::vector<HashIndex::ChunkImage> index_images;
+  uint64_t bucket_bits = 0;
+  uint64_t overflow_used = 0;
+  uint64_t live_entries = 0;
+  uint64_t keys = 0;
+  bool fold_over = false;
+  CheckpointRequest request;
+  uint64_t created_at_micros = 0;
+  uint64_t pause_micros = 0;
+  Clock::time_point cut_time;
+};
+
+PagedLog::Options HybridLogEngine::LogOptions(uint64_t page_bytes, uint64_t segment_bytes) const {
+  PagedLog::Options o;
+  o.env = options_.env;
+  o.dir = dir_;
+  o.page_bytes = static_cast<uint32_t>(page_bytes);
+  o.segment_bytes = segment_bytes;
+  o.frame_count = options_.memory_budget_bytes / page_bytes;
+  const auto mutable_pages = static_cast<uint64_t>(static_cast<double>(o.frame_count) * options_.mutable_fraction);
+  o.mutable_pages = std::clamp<uint64_t>(mutable_pages, 1, o.frame_count > 2 ? o.frame_count - 2 : 1);
+  return o;
+}
+
+// ---------------------------------------------------------------------------
+// The cut
+
+Status HybridLogEngine::BeginCheckpoint(const CheckpointRequest& request, std::shared_ptr<CheckpointTicket>* out) {
+  const auto start = Clock::now();
+  auto t = std::make_shared<Ticket>();
+  {
+    Lock lock = LockForeground();
+    if (closing_) return Status::Closed("store is closed");
+    if (restoring_) return Status::Busy("a restore is in progress");
+    t->fold_over = options_.fold_over;
+    TIDEKV_RETURN_IF_ERROR(log_->TakeCut(t->fold_over, &t->cut));
+    index_->TakeDirtyChunks(&t->index_images);
+    t->bucket_bits = static_cast<uint64_t>(index_->bucket_bits());
+    t->overflow_used = index_->overflow_bucket_count();
+    t->live_entries = index_->live_entries();
+    t->keys = keys_;
+    t->version = next_version_++;
+    ++outstanding_cuts_;
+    // The segments this cut needs must outlive its write (compaction runs meanwhile).
+    inflight_begins_.insert(t->cut.begin);
+    uint64_t deleted = 0;
+    log_->SetRetainFloor(std::min(retained_floor_, *inflight_begins_.begin()), &deleted);
+  }
+  t->request = request;
+  t->created_at_micros = WallMicros();
+  t->cut_time = Clock::now();
+  t->pause_micros = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t->cut_time - start).count());
+  *out = std::move(t);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// The write
+
+Status HybridLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>& ticket, CheckpointInfo* info) {
+  auto* t = static_cast<Ticket*>(ticket.get());
+  {
+    std::unique_lock<std::mutex> ck(ckpt_mu_);
+    ckpt_cv_.wait(ck, [&] { return next_to_write_ == t->version; });
+  }
+  CheckpointManifest manifest;
+  CheckpointState state;
+  Status s = WriteCheckpoint(t, &manifest, &state);
+  {
+    Lock lock = LockBackground();
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    if (s.ok()) {
+      retained_.push_back(Retained{manifest, state});
+      carry_index_.clear();
+      force_full_ = false;
+    } else {
+      // Nothing of this checkpoint is named by a manifest. Its dirty index
+      // chunks go with the next one; its log bytes, by writing everything.
+      for (HashIndex::ChunkImage& image : t->index_images) carry_index_[image.id] = std::move(image.bytes);
+      force_full_ = true;
+      (void)options_.env->DeleteFile(JoinPath(dir_, CheckpointDataFileName(kSnapshotPrefix, t->version)));
+      (void)options_.env->DeleteFile(JoinPath(dir_, CheckpointDataFileName(kIndexPrefix, t->version)));
+    }
+    // Still frozen here, so no record can be marked again in between.
+    log_->ClearDirtyMarks(t->cut.dirty);
+    inflight_begins_.erase(inflight_begins_.find(t->cut.begin));
+    if (--outstanding_cuts_ == 0) log_->Unfreeze();
+    CollectGarbageLocked();
+    ++next_to_write_;
+  }
+  ckpt_cv_.notify_all();
+  if (s.ok()) *info = manifest.info;
+  return s;
+}
+
+Status HybridLogEngine::WriteCheckpoint(Ticket* t, CheckpointManifest* manifest, CheckpointState* state) {
+  CheckpointState previous;
+  bool have_previous = false;
+  {
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    if (!retained_.empty()) {
+      previous = retained_.back().state;
+      have_previous = true;
+    }
+  }
+  state->page_bytes = log_->page_bytes();
+  state->segment_bytes = log_->segment_bytes();
+  state->begin = t->cut.begin;
+  state->keys = t->keys;
+  uint64_t snapshot_bytes = 0;
+  if (t->fold_over) {
+    TIDEKV_RETURN_IF_ERROR(log_->WaitForFlush(t->cut.flushed));
+    state->flushed = state->tail = t->cut.tail;
+  } else {
+    state->flushed = t->cut.flushed;
+    state->tail = t->cut.tail;
+    TIDEKV_RETURN_IF_ERROR(WriteSnapshot(t, have_previous ? &previous : nullptr, state, &snapshot_bytes));
+  }
+
+  // Everything below `flushed` lives in segment files: make them durable.
+  PagedLog::SyncList sync;
+  std::vector<std::string> segment_names;
+  {
+    Lock lock = LockBackground();
+    log_->CollectSegmentsToSync(state->begin, state->flushed, &sync, &segment_names);
+  }
+  TIDEKV_RETURN_IF_ERROR(log_->SyncSegments(sync));
+
+  uint64_t index_bytes = 0;
+  TIDEKV_RETURN_IF_ERROR(WriteIndexDelta(t, have_previous ? &previous : nullptr, state, &index_bytes));
+
+  // The manifest names every file the checkpoint needs.
+  manifest->files = segment_names;
+  uint64_t total = state->flushed > state->begin ? state->flushed - state->begin : 0;
+  for (const SnapshotRef& r : state->chain) {
+    manifest->files.push_back(CheckpointDataFileName(kSnapshotPrefix, r.version));
+    total += r.bytes;
+  }
+  std::set<uint64_t> index_versions;
+  for (const auto& [id, version] : state->chunk_versions) index_versions.insert(version);
+  for (uint64_t version : index_versions) {
+    const std::string name = CheckpointDataFileName(kIndexPrefix, version);
+    manifest->files.push_back(name);
+    uint64_t size = 0;
+    if (options_.env->FileSize(JoinPath(dir_, name), &size).ok()) total += size;
+  }
+  manifest->engine = EngineKind::kHybridLog;
+  manifest->engine_state = EncodeCheckpointState(*state);
+  CheckpointInfo& info = manifest->info;
+  info.version = t->version;
+  info.created_at_micros = t->created_at_micros;
+  info.pause_micros = t->pause_micros;
+  info.meta = t->request.meta;
+  info.meta_is_text = t->request.meta_is_text;
+  // New log pages count as written by this checkpoint, like its own files.
+  const uint64_t segment_floor = have_previous ? std::max(previous.flushed, state->begin) : state->begin;
+  const uint64_t new_segment_bytes = state->flushed > segment_floor ? state->flushed - segment_floor : 0;
+  info.bytes_written = snapshot_bytes + index_bytes + new_segment_bytes;
+  info.duration_micros = MicrosSince(t->cut_time);
+  const std::string encoded = EncodeManifest(*manifest);
+  info.total_bytes = total + encoded.size();
+  uint64_t manifest_bytes = 0;
+  info.bytes_written += encoded.size();
+  info.duration_micros = MicrosSince(t->cut_time);
+  Status s = WriteManifest(options_.env, dir_, *manifest, &manifest_bytes);
+  info.duration_micros = MicrosSince(t->cut_time);
+  return s;
+}
+
+Status HybridLogEngine::WriteSnapshot(Ticket* t, const CheckpointState* previous, CheckpointState* state,
+                                      uint64_t* bytes) {
+  const uint64_t flushed = state->flushed, tail = state->tail;
+  // The snapshots an earlier checkpoint's region was built from, if they
+  // still hold bytes at or above `flushed`.
+  std::vector<SnapshotRef> chain;
+  uint64_t chain_bytes = 0;
+  if (previous != nullptr && !force_full_) {
+    for (const SnapshotRef& r : previous->chain) {
+      if (r.tail > flushed) {
+        chain.push_back(r);
+        chain_bytes += r.bytes;
+      }
+    }
+  }
+  const uint64_t region = tail - flushed;
+  const bool base =
+      previous == nullptr || force_full_ || chain_bytes > 2 * std::max<uint64_t>(region, kMinBaseRegionBytes);
+  if (base) chain.clear();
+
+  BlockFileWriter writer;
+  FileHeader header;
+  header.args[0] = t->version;
+  header.args[1] = static_cast<uint64_t>(BlockFileKind::kLogSnapshot);
+  header.args[2] = flushed;
+  header.args[3] = tail;
+  TIDEKV_RETURN_IF_ERROR(
+      writer.Open(options_.env, JoinPath(dir_, CheckpointDataFileName(kSnapshotPrefix, t->version)), header));
+
+  // New bytes (or, for a base, the whole region), copied a slice at a time:
+  // the region is frozen, so the lock is only needed for the page table.
+  std::string buffer;
+  for (uint64_t a = base ? flushed : std::max(flushed, t->cut.epoch_start); a < tail;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kCopySliceBytes, tail - a));
+    buffer.resize(n);
+    {
+      Lock lock = LockBackground();
+      log_->CopyRange(a, n, buffer.data());
+    }
+    TIDEKV_RETURN_IF_ERROR(writer.Add(a, buffer));
+    a += n;
+  }
+  if (!base) {
+    // Records changed in place below the previous cut's tail.
+    std::vector<uint64_t> dirty = t->cut.dirty;
+    std::sort(dirty.begin(), dirty.end());
+    dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
+    std::vector<std::pair<uint64_t, uint32_t>> batch;  // (address, bytes) into `buffer`
+    size_t i = 0;
+    while (i < dirty.size()) {
+      buffer.clear();
+      batch.clear();
+      {
+        Lock lock = LockBackground();
+        for (; i < dirty.size() && buffer.size() < kCopySliceBytes; ++i) {
+          const uint64_t a = dirty[i];
+          if (a < flushed || a >= t->cut.epoch_start) continue;
+          const uint32_t n = log_->RecordFrameBytesAt(a);
+          if (n < kRecordHeaderBytes || a + n > tail) {
+            return Status::Corruption("checkpoint: a dirty record at " + std::to_string(a) + " has a bad length");
+          }
+          const size_t at = buffer.size();
+          buffer.resize(at + n);
+          log_->CopyRange(a, n, buffer.data() + at);
+          batch.emplace_back(a, n);
+        }
+      }
+      size_t offset = 0;
+      for (auto [a, n] : batch) {
+        TIDEKV_RETURN_IF_ERROR(writer.Add(a, Slice(buffer.data() + offset, n)));
+        offset += n;
+      }
+    }
+  }
+  TIDEKV_RETURN_IF_ERROR(writer.Finish(bytes));
+  chain.push_back(SnapshotRef{t->version, tail, *bytes});
+  state->chain = std::move(chain);
+  return Status::OK();
+}
+
+Status HybridLogEngine::WriteIndexDelta(Ticket* t, const CheckpointState* previous, CheckpointState* state,
+                                        uint64_t* bytes) {
+  state->bucket_bits = t->bucket_bits;
+  state->overflow_used = t->overflow_used;
+  state->live_entries = t->live_entries;
+  const uint64_t main_chunks = ((uint64_t{1} << t->bucket_bits) + HashIndex::kChunkBuckets - 1) / HashIndex::kChunkBuckets;
+  const uint64_t overflow_chunks = (t->overflow_used + HashIndex::kChunkBuckets - 1) / HashIndex::kChunkBuckets;
+  auto in_range = [&](uint64_t id) {
+    return id < HashIndex::kOverflowChunkId ? id < main_chunks : id - HashIndex::kOverflowChunkId < overflow_chunks;
+  };
+  // Images: those a failed checkpoint took (older) under this cut's (newer).
+  std::map<uint64_t, Slice> images;
+  for (const auto& [id, image] : carry_index_) {
+    if (in_range(id)) images[id] = image;
+  }
+  for (const HashIndex::ChunkImage& image : t->index_images) images[image.id] = image.bytes;
+
+  std::map<uint64_t, uint64_t> versions;
+  if (previous != nullptr && previous->bucket_bits == t->bucket_bits) versions = previous->chunk_versions;
+  *bytes = 0;
+  if (!images.empty()) {
+    BlockFileWriter writer;
+    FileHeader header;
+    header.args[0] = t->version;
+    header.args[1] = static_cast<uint64_t>(BlockFileKind::kIndexChunks);
+    header.args[2] = t->bucket_bits;
+    TIDEKV_RETURN_IF_ERROR(
+        writer.Open(options_.env, JoinPath(dir_, CheckpointDataFileName(kIndexPrefix, t->version)), header));
+    for (const auto& [id, image] : images) {
+      TIDEKV_RETURN_IF_ERROR(writer.Add(id, image));
+      versions[id] = t->version;
+    }
+    TIDEKV_RETURN_IF_ERROR(writer.Finish(bytes));
+  }
+  for (auto it = versions.begin(); it != versions.end();) it = in_range(it->first) ? std::next(it) : versions.erase(it);
+  if (versions.size() != main_chunks + overflow_chunks) {
+    return Status::Corruption("checkpoint: the index images do not cover every chunk (" +
+                              std::to_string(versions.size()) + " of " + std::to_string(main_chunks + overflow_chunks) +
+                              ")");
+  }
+  state->chunk_versions = std::move(versions);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// Retention and garbage
+
+void HybridLogEngine::CollectGarbageLocked() {
+  Env* env = options_.env;
+  bool removed_manifest = false;
+  while (retained_.size() > std::max<uint32_t>(options_.retain_checkpoints, 1)) {
+    // The manifest goes first: a crash after this leaves files no manifest
+    // names (deleted at the next open), never a manifest without its files.
+    (void)env->DeleteFile(JoinPath(dir_, ManifestFileName(retained_.front().manifest.info.version)));
+    retained_.erase(retained_.begin());
+    removed_manifest = true;
+  }
+  if (removed_manifest) (void)env->SyncDir(dir_);
+  std::set<std::string> needed;
+  retained_floor_ = UINT64_MAX;
+  for (const Retained& r : retained_) {
+    needed.insert(r.manifest.files.begin(), r.manifest.files.end());
+    retained_floor_ = std::min(retained_floor_, r.state.begin);
+  }
+  std::vector<std::string> names;
+  if (env->ListDir(dir_, &names).ok()) {
+    for (const std::string& name : names) {
+      uint64_t version = 0;
+      const bool checkpoint_file = ParseCheckpointDataFileName(name, kSnapshotPrefix, &version) ||
+                                   ParseCheckpointDataFileName(name, kIndexPrefix, &version);
+      const bool stray_manifest = ParseManifestFileName(name, &version) &&
+                                  std::none_of(retained_.begin(), retained_.end(), [&](const Retained& r) {
+                                    return r.manifest.info.version == version;
+                                  });
+      const bool temp = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0;
+      // Files of checkpoints not yet written (version >= next_to_write_) belong to a writer.
+      if ((checkpoint_file && !needed.count(name) && version <= next_to_write_) || stray_manifest || temp) {
+        (void)env->DeleteFile(JoinPath(dir_, name));
+      }
+    }
+  }
+  uint64_t floor = retained_floor_;
+  if (!inflight_begins_.empty()) floor = std::min(floor, *inflight_begins_.begin());
+  uint64_t deleted = 0;
+  log_->SetRetainFloor(floor, &deleted);
+}
+
+void HybridLogEngine::ListCheckpoints(std::vector<CheckpointInfo>* checkpoints) {
+  std::lock_guard<std::mutex> ck(ckpt_mu_);
+  checkpoints->clear();
+  for (const Retained& r : retained_) checkpoints->push_back(r.manifest.info);
+}
+
+uint64_t HybridLogEngine::LastCheckpointVersion() {
+  std::lock_guard<std::mutex> ck(ckpt_mu_);
+  return retained_.empty() ? 0 : retained_.back().manifest.info.version;
+}
+
+// ---------------------------------------------------------------------------
+// Recovery and restore
+
+Status HybridLogEngine::LoadCheckpoint(const CheckpointManifest& manifest, const CheckpointState& state) {
+  const std::string where = JoinPath(dir_, ManifestFileName(manifest.info.version));
+  if (manifest.engine != EngineKind::kHybridLog) return Status::Corruption(where + ": not a hybrid-log checkpoint");
+  if (state.page_bytes < kMinPageBytes || state.page_bytes > kMaxPageBytes || (state.page_bytes & (state.page_bytes - 1)) ||
+      state.segment_bytes < state.page_bytes || state.segment_bytes % state.page_bytes != 0 ||
+      static_cast<int>(state.bucket_bits) > kMaxIndexBucketBits) {
+    return Status::Corruption(where + ": checkpoint sizes are out of range");
+  }
+  if (options_.memory_budget_bytes < kMinMemoryPages * state.page_bytes) {
+    return Status::InvalidArgument("memoryBudgetBytes must hold at least " + std::to_string(kMinMemoryPages) +
+                                   " pages of this store's pageBytes (" + std::to_string(state.page_bytes) + ")");
+  }
+  auto index = std::make_unique<HashIndex>();
+  TIDEKV_RETURN_IF_ERROR(
+      index->InitForRecovery(static_cast<int>(state.bucket_bits), state.overflow_used, state.live_entries));
+  if (state.chunk_versions.size() != index->main_chunk_count() + index->overflow_chunk_count()) {
+    return Status::Corruption(where + ": the index chunk map does not cover the index");
+  }
+  std::set<uint64_t> index_versions;
+  for (const auto& [id, version] : state.chunk_versions) index_versions.insert(version);
+  for (uint64_t version : index_versions) {
+    const std::string path = JoinPath(dir_, CheckpointDataFileName(kIndexPrefix, version));
+    FileHeader header;
+    TIDEKV_RETURN_IF_ERROR(ReadBlockFile(options_.env, path, BlockFileKind::kIndexChunks, &header,
+                                         [&](uint64_t id, Slice bytes) -> Status {
+                                           auto it = state.chunk_versions.find(id);
+                                           if (it == state.chunk_versions.end() || it->second != version) {
+                                             return Status::OK();  // a newer file holds this chunk
+                                           }
+                                           Status s = index->LoadChunk(id, bytes);
+                                           return s.ok() ? s : Status::Corruption(path + ": " + std::string(s.message()));
+                                         }));
+  }
+  auto log = std::make_unique<PagedLog>();
+  PagedLog::Recovered markers;
+  markers.begin = state.begin;
+  markers.flushed = state.flushed;
+  markers.tail = state.tail;
+  TIDEKV_RETURN_IF_ERROR(log->OpenRecovered(LogOptions(state.page_bytes, state.segment_bytes), markers));
+  for (const SnapshotRef& r : state.chain) {
+    const std::string path = JoinPath(dir_, CheckpointDataFileName(kSnapshotPrefix, r.version));
+    FileHeader header;
+    TIDEKV_RETURN_IF_ERROR(ReadBlockFile(options_.env, path, BlockFileKind::kLogSnapshot, &header,
+                                         [&](uint64_t address, Slice bytes) -> Status {
+                                           if (address < state.begin || address + bytes.size() > r.tail) {
+                                             return Status::Corruption(path + ": a block lies outside its log range");
+                                           }
+                                           log->WriteRecovered(address, bytes);
+                                           return Status::OK();
+                                         }));
+  }
+  TIDEKV_RETURN_IF_ERROR(log->FinishRecovery());
+  index_ = std::move(index);
+  log_ = std::move(log);
+  keys_ = state.keys;
+  options_.page_bytes = static_cast<uint32_t>(state.page_bytes);
+  options_.segment_bytes = state.segment_bytes;
+  max_value_bytes_ = std::min<size_t>(
+      kMaxValueBytes, state.page_bytes - kFirstAddress - kRecordHeaderBytes - kMaxKeyBytes - kRecordAlignBytes);
+  return Status::OK();
+}
+
+Status HybridLogEngine::Recover() {
+  Env* env = options_.env;
+  std::vector<std::string> names;
+  TIDEKV_RETURN_IF_ERROR(env->ListDir(dir_, &names));
+  std::vector<uint64_t> versions;
+  for (const std::string& name : names) {
+    uint64_t version = 0;
+    if (ParseManifestFileName(name, &version)) versions.push_back(version);
+  }
+  std::sort(versions.rbegin(), versions.rend());
+
+  if (versions.empty()) {
+    // A new store (or one that never completed a checkpoint): start empty;
+    // files an earlier handle left are of no checkpoint.
+    for (const std::string& name : names) {
+      uint64_t n = 0;
+      if (ParseSegmentFileName(name, &n) || ParseCheckpointDataFileName(name, kSnapshotPrefix, &n) ||
+          ParseCheckpointDataFileName(name, kIndexPrefix, &n)) {
+        TIDEKV_RETURN_IF_ERROR(env->DeleteFile(JoinPath(dir_, name)));
+      }
+    }
+    TIDEKV_RETURN_IF_ERROR(log_->Open(LogOptions(options_.page_bytes, options_.segment_bytes)));
+    return index_->Init(__builtin_ctz(options_.index_buckets));
+  }
+
+  Status first_error;
+  size_t chosen = versions.size();
+  for (size_t i = 0; i < versions.size(); ++i) {
+    CheckpointManifest manifest;
+    CheckpointState state;
+    const std::string where = JoinPath(dir_, ManifestFileName(versions[i]));
+    Status s = ReadManifest(env, dir_, versions[i], &manifest);
+    if (s.ok()) s = DecodeCheckpointState(manifest.engine_state, where, &state);
+    if (s.ok()) s = LoadCheckpoint(manifest, state);
+    if (s.ok()) {
+      chosen = i;
+      std::lock_guard<std::mutex> ck(ckpt_mu_);
+      retained_.push_back(Retained{std::move(manifest), std::move(state)});
+      break;
+    }
+    if (s.code() == StatusCode::kIoError || s.code() == StatusCode::kInvalidArgument ||
+        !options_.recover_latest_valid) {
+      return s;
+    }
+    if (first_error.ok()) first_error = s;
+  }
+  if (chosen == versions.size()) {
+    return Status::Corruption("no checkpoint in " + dir_ + " verifies; the newest failed with: " +
+                              std::string(first_error.message()));
+  }
+  // Newer manifests that failed (recover: 'latest-valid') are dropped.
+  for (size_t i = 0; i < chosen; ++i) (void)env->DeleteFile(JoinPath(dir_, ManifestFileName(versions[i])));
+  // Older ones stay retained if their manifests read back.
+  std::vector<Retained> older;
+  for (size_t i = versions.size(); i-- > chosen + 1;) {
+    Retained r;
+    const std::string where = JoinPath(dir_, ManifestFileName(versions[i]));
+    if (ReadManifest(env, dir_, versions[i], &r.manifest).ok() &&
+        DecodeCheckpointState(r.manifest.engine_state, where, &r.state).ok()) {
+      older.push_back(std::move(r));
+    } else {
+      (void)env->DeleteFile(where);
+    }
+  }
+  const uint64_t version = versions[chosen];
+  const uint64_t tail = [&] {
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    retained_.insert(retained_.begin(), std::make_move_iterator(older.begin()), std::make_move_iterator(older.end()));
+    next_to_write_ = version + 1;
+    return retained_.back().state.tail;
+  }();
+  next_version_ = version + 1;
+  // Segment files wholly past the recovered tail hold history after the checkpoint.
+  for (const std::string& name : names) {
+    uint64_t n = 0;
+    if (ParseSegmentFileName(name, &n) && n * options_.segment_bytes >= tail + options_.segment_bytes) {
+      (void)env->DeleteFile(JoinPath(dir_, name));
+    }
+  }
+  Lock lock = LockForeground();
+  std::lock_guard<std::mutex> ck(ckpt_mu_);
+  CollectGarbageLocked();
+  // Segment files wholly below every retained checkpoint are garbage too.
+  for (const std::string& name : names) {
+    uint64_t n = 0;
+    if (ParseSegmentFileName(name, &n) && (n + 1) * options_.segment_bytes <= std::min(retained_floor_, log_->begin())) {
+      (void)env->DeleteFile(JoinPath(dir_, name));
+    }
+  }
+  return Status::OK();
+}
+
+Status HybridLogEngine::Restore(uint64_t version) {
+  {
+    Lock lock = LockForeground();
+    if (closing_) return Status::Closed("store is closed");
+    if (restoring_) return Status::Busy("a restore is already in progress");
+    restoring_ = true;  // no new cuts from here
+  }
+  stop_compaction_ = true;
+  std::lock_guard<std::mutex> no_compaction(compaction_mu_);
+  stop_compaction_ = false;
+  uint64_t pending_until = 0;
+  {
+    Lock lock = LockForeground();
+    pending_until = next_version_;
+  }
+  {
+    std::unique_lock<std::mutex> ck(ckpt_mu_);
+    ckpt_cv_.wait(ck, [&] { return next_to_write_ == pending_until; });
+  }
+  Lock lock = LockBackground();
+  std::lock_guard<std::mutex> ck(ckpt_mu_);
+  Status s = [&]() -> Status {
+    auto target = std::find_if(retained_.begin(), retained_.end(),
+                               [&](const Retained& r) { return r.manifest.info.version == version; });
+    if (target == retained_.end()) {
+      return Status::VersionNotFound("checkpoint version " + std::to_string(version) + " is not retained");
+    }
+    // Newer checkpoints go first (durably), so a crash from here on recovers `version`.
+    for (auto it = retained_.end(); it-- != target + 1;) {
+      TIDEKV_RETURN_IF_ERROR(options_.env->DeleteFile(JoinPath(dir_, ManifestFileName(it->manifest.info.version))));
+    }
+    TIDEKV_RETURN_IF_ERROR(options_.env->SyncDir(dir_));
+    retained_.erase(target + 1, retained_.end());
+    const Retained chosen = retained_.back();
+    TIDEKV_RETURN_IF_ERROR(log_->Close());
+    Status load = LoadCheckpoint(chosen.manifest, chosen.state);
+    if (!load.ok()) {
+      closing_ = true;  // the live state is gone and the checkpoint did not load
+      return Status(load.code(), "restore failed, the store is closed: " + std::string(load.message()));
+    }
+    next_version_ = next_to_write_ = version + 1;
+    carry_index_.clear();
+    force_full_ = false;
+    CollectGarbageLocked();
+    return Status::OK();
+  }();
+  restoring_ = false;
+  return s;
+}
+
+}  // namespace tidekv::hlog

@@ -1,0 +1,445 @@
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "common/checkpoint_format.h"
+#include "common/env_fault.h"
+#include "common/env_mem.h"
+#include "common/testing.h"
+#include "hybridlog/hybrid_log.h"
+#include "hybridlog/hybrid_log_impl.h"
+
+namespace tidekv::hlog {
+namespace {
+
+constexpr uint32_t kPage = 64 * 1024;
+using Model = std::map<std::string, std::string>;
+
+HybridLogOptions Small(Env* env, uint64_t budget_pages = 16) {
+  HybridLogOptions o;
+  o.env = env;
+  o.page_bytes = kPage;
+  o.segment_bytes = 4 * kPage;
+  o.memory_budget_bytes = budget_pages * kPage;
+  o.index_buckets = 16;
+  o.retain_checkpoints = 3;
+  return o;
+}
+
+std::unique_ptr<Engine> OpenOrDie(const HybridLogOptions& o, Status* status = nullptr) {
+  std::unique_ptr<Engine> e;
+  Status s = HybridLog::Open(o, "/db", &e);
+  if (status != nullptr) *status = s;
+  if (!s.ok() && status == nullptr) testing::ReportFailure(__FILE__, __LINE__, "open: " + s.ToString());
+  return e;
+}
+
+Status Checkpoint(Engine* e, CheckpointInfo* info = nullptr, const std::string& meta = "") {
+  std::shared_ptr<CheckpointTicket> ticket;
+  CheckpointRequest request;
+  request.meta = meta;
+  TIDEKV_RETURN_IF_ERROR(e->BeginCheckpoint(request, &ticket));
+  CheckpointInfo ignored;
+  return e->FinishCheckpoint(ticket, info != nullptr ? info : &ignored);
+}
+
+// Every key of the model reads back, and no other key of the key space.
+void ExpectState(Engine* e, const Model& model, int key_space, const char* where) {
+  std::string v;
+  for (int i = 0; i < key_space; ++i) {
+    const std::string k = "k" + std::to_string(i);
+    Status s = e->Get(k, &v);
+    auto it = model.find(k);
+    if (it == model.end()) {
+      if (!s.IsNotFound()) testing::ReportFailure(__FILE__, __LINE__, std::string(where) + ": " + k + " should be absent");
+    } else if (!s.ok() || v != it->second) {
+      testing::ReportFailure(__FILE__, __LINE__, std::string(where) + ": " + k + " wrong (" + s.ToString() + ")");
+      return;
+    }
+  }
+  EngineStats stats;
+  e->GetStats(&stats);
+  if (stats.keys != model.size()) testing::ReportFailure(__FILE__, __LINE__, std::string(where) + ": key count");
+  Status vs = e->Verify();
+  if (!vs.ok()) testing::ReportFailure(__FILE__, __LINE__, std::string(where) + ": verify " + vs.ToString());
+}
+
+// A random mutation of both engine and model.
+void Mutate(Engine* e, Model* model, std::mt19937_64& rng, int key_space) {
+  const std::string k = "k" + std::to_string(rng() % key_space);
+  const int op = static_cast<int>(rng() % 10);
+  if (op < 6) {
+    std::string v(rng() % 200, static_cast<char>('a' + rng() % 26));
+    if (e->Put(k, v).ok()) (*model)[k] = v;
+  } else if (op < 8) {
+    bool existed = false;
+    if (e->Delete(k, &existed).ok()) model->erase(k);
+  } else {
+    std::string piece(1 + rng() % 20, 'p');
+    if (e->Merge(k, MergeOp::kAppend, piece, nullptr).ok()) (*model)[k] += piece;
+  }
+}
+
+TEST(Checkpoint, ReopenYieldsExactlyTheLastCheckpoint) {
+  MemEnv env;
+  Model at_checkpoint;
+  {
+    auto db = OpenOrDie(Small(&env));
+    ASSERT_TRUE(db != nullptr);
+    Model model;
+    std::mt19937_64 rng(testing::TestSeed());
+    for (int i = 0; i < 3000; ++i) Mutate(db.get(), &model, rng, 500);
+    CheckpointInfo info;
+    ASSERT_OK(Checkpoint(db.get(), &info, "offset=3000"));
+    EXPECT_EQ(info.version, uint64_t{1});
+    EXPECT_EQ(info.meta, std::string("offset=3000"));
+    EXPECT_TRUE(info.bytes_written > 0 && info.total_bytes >= info.bytes_written);
+    at_checkpoint = model;
+    for (int i = 0; i < 2000; ++i) Mutate(db.get(), &model, rng, 500);  // lost by design
+    EXPECT_EQ(db->LastCheckpointVersion(), uint64_t{1});
+  }
+  auto db = OpenOrDie(Small(&env));
+  ASSERT_TRUE(db != nullptr);
+  ExpectState(db.get(), at_checkpoint, 500, "after reopen");
+  std::vector<CheckpointInfo> list;
+  db->ListCheckpoints(&list);
+  ASSERT_EQ(list.size(), size_t{1});
+  EXPECT_EQ(list[0].meta, std::string("offset=3000"));
+  // Writing and checkpointing continue from there.
+  Model model = at_checkpoint;
+  std::mt19937_64 rng(testing::TestSeed() + 1);
+  for (int i = 0; i < 1000; ++i) Mutate(db.get(), &model, rng, 500);
+  CheckpointInfo info;
+  ASSERT_OK(Checkpoint(db.get(), &info));
+  EXPECT_EQ(info.version, uint64_t{2});
+  db.reset();
+  db = OpenOrDie(Small(&env));
+  ExpectState(db.get(), model, 500, "after second reopen");
+}
+
+TEST(Checkpoint, InPlaceChangesAreIncremental) {
+  MemEnv env;
+  HybridLogOptions o = Small(&env, 256);  // 16 MiB: all in memory and mutable
+  auto db = OpenOrDie(o);
+  ASSERT_TRUE(db != nullptr);
+  for (int i = 0; i < 50000; ++i) ASSERT_OK(db->Put("k" + std::to_string(i), std::string(100, 'v')));
+  CheckpointInfo first, second;
+  ASSERT_OK(Checkpoint(db.get(), &first));
+  for (int i = 0; i < 50000; i += 100) ASSERT_OK(db->Put("k" + std::to_string(i), std::string(100, 'w')));  // 1%
+  ASSERT_OK(Checkpoint(db.get(), &second));
+  const uint64_t changed = 500 * RecordFrameBytes(6, 100);
+  std::cout << "    full " << first.bytes_written << " B, 1% update " << second.bytes_written << " B (changed records "
+            << changed << " B)\n";
+  EXPECT_TRUE(second.bytes_written <= 2 * changed + 4096);
+  EXPECT_TRUE(second.bytes_written * 20 < first.bytes_written);
+  db.reset();
+  db = OpenOrDie(o);
+  std::string v;
+  ASSERT_OK(db->Get("k100", &v));
+  EXPECT_EQ(v, std::string(100, 'w'));
+  ASSERT_OK(db->Get("k101", &v));
+  EXPECT_EQ(v, std::string(100, 'v'));
+}
+
+TEST(Checkpoint, RestoreRollsBackAndDiscardsNewerVersions) {
+  MemEnv env;
+  auto db = OpenOrDie(Small(&env));
+  ASSERT_TRUE(db != nullptr);
+  std::mt19937_64 rng(testing::TestSeed() + 2);
+  Model model;
+  std::map<uint64_t, Model> versions;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 800; ++i) Mutate(db.get(), &model, rng, 300);
+    CheckpointInfo info;
+    ASSERT_OK(Checkpoint(db.get(), &info));
+    versions[info.version] = model;
+  }
+  std::vector<CheckpointInfo> list;
+  db->ListCheckpoints(&list);
+  ASSERT_EQ(list.size(), size_t{3});  // retain 3
+  EXPECT_EQ(list.front().version, uint64_t{3});
+  EXPECT_STATUS(db->Restore(1), kVersionNotFound);
+  ASSERT_OK(db->Restore(4));
+  ExpectState(db.get(), versions[4], 300, "restored to 4");
+  db->ListCheckpoints(&list);
+  ASSERT_EQ(list.back().version, uint64_t{4});
+  // New checkpoints continue from 4.
+  model = versions[4];
+  for (int i = 0; i < 500; ++i) Mutate(db.get(), &model, rng, 300);
+  CheckpointInfo info;
+  ASSERT_OK(Checkpoint(db.get(), &info));
+  EXPECT_EQ(info.version, uint64_t{5});
+  ASSERT_OK(db->Restore(3));
+  ExpectState(db.get(), versions[3], 300, "restored to 3");
+  db.reset();
+  db = OpenOrDie(Small(&env));
+  ExpectState(db.get(), versions[3], 300, "reopened after restore");
+  EXPECT_EQ(db->LastCheckpointVersion(), uint64_t{3});
+}
+
+TEST(Checkpoint, RetentionDeletesFilesNoCheckpointNeeds) {
+  MemEnv env;
+  HybridLogOptions o = Small(&env);
+  o.retain_checkpoints = 2;
+  auto db = OpenOrDie(o);
+  ASSERT_TRUE(db != nullptr);
+  Model model;
+  std::mt19937_64 rng(testing::TestSeed() + 3);
+  for (int round = 0; round < 8; ++round) {
+    for (int i = 0; i < 2000; ++i) Mutate(db.get(), &model, rng, 400);
+    ASSERT_OK(Checkpoint(db.get()));
+    CompactionResult r;
+    if (round % 3 == 2) ASSERT_OK(db->Compact(&r));
+  }
+  std::vector<std::string> names;
+  ASSERT_OK(env.ListDir("/db", &names));
+  std::set<std::string> needed;
+  std::vector<CheckpointInfo> list;
+  db->ListCheckpoints(&list);
+  ASSERT_EQ(list.size(), size_t{2});
+  for (const CheckpointInfo& i : list) {
+    CheckpointManifest m;
+    ASSERT_OK(ReadManifest(&env, "/db", i.version, &m));
+    needed.insert(m.files.begin(), m.files.end());
+    needed.insert(ManifestFileName(i.version));
+  }
+  for (const std::string& n : names) {
+    uint64_t v = 0;
+    if (ParseManifestFileName(n, &v) || ParseCheckpointDataFileName(n, "snap", &v) ||
+        ParseCheckpointDataFileName(n, "index", &v)) {
+      EXPECT_TRUE(needed.count(n) == 1);  // no orphaned checkpoint file
+    }
+  }
+  db.reset();
+  db = OpenOrDie(o);
+  ExpectState(db.get(), model, 400, "reopened after retention");
+}
+
+TEST(Checkpoint, LargerThanMemoryRoundTrip) {
+  MemEnv env;
+  HybridLogOptions o = Small(&env, 4);  // 256 KiB of memory
+  Model model;
+  {
+    auto db = OpenOrDie(o);
+    ASSERT_TRUE(db != nullptr);
+    std::mt19937_64 rng(testing::TestSeed() + 4);
+    for (int i = 0; i < 20000; ++i) {
+      const std::string k = "k" + std::to_string(rng() % 3000), v(100 + rng() % 100, 'x');
+      ASSERT_OK(db->Put(k, v));
+      model[k] = v;
+      if (i % 5000 == 4999) ASSERT_OK(Checkpoint(db.get()));
+    }
+  }
+  auto db = OpenOrDie(o);
+  ASSERT_TRUE(db != nullptr);
+  ExpectState(db.get(), model, 3000, "larger than memory");
+  EngineStats stats;
+  db->GetStats(&stats);
+  EXPECT_TRUE(stats.disk_bytes > 4 * o.memory_budget_bytes);
+}
+
+// A second cut while the first is still to be written: both complete, in
+// order, each with exactly the state at its own cut.
+TEST(Checkpoint, CutsQueueAndEachHoldsItsOwnState) {
+  MemEnv env;
+  auto db = OpenOrDie(Small(&env));
+  ASSERT_TRUE(db != nullptr);
+  Model model;
+  std::mt19937_64 rng(testing::TestSeed() + 5);
+  for (int i = 0; i < 1000; ++i) Mutate(db.get(), &model, rng, 200);
+  std::shared_ptr<CheckpointTicket> t1, t2;
+  ASSERT_OK(db->BeginCheckpoint({}, &t1));
+  const Model m1 = model;
+  for (int i = 0; i < 1000; ++i) Mutate(db.get(), &model, rng, 200);  // updates of frozen records go to the tail
+  ASSERT_OK(db->BeginCheckpoint({}, &t2));
+  const Model m2 = model;
+  for (int i = 0; i < 500; ++i) Mutate(db.get(), &model, rng, 200);
+  CheckpointInfo i1, i2;
+  Status s2;
+  std::thread second([&] { s2 = db->FinishCheckpoint(t2, &i2); });  // waits for the first
+  ASSERT_OK(db->FinishCheckpoint(t1, &i1));
+  second.join();
+  ASSERT_OK(s2);
+  EXPECT_EQ(i1.version, uint64_t{1});
+  EXPECT_EQ(i2.version, uint64_t{2});
+  ExpectState(db.get(), model, 200, "live");
+  ASSERT_OK(db->Restore(1));
+  ExpectState(db.get(), m1, 200, "cut 1");
+  CheckpointInfo i3;
+  ASSERT_OK(Checkpoint(db.get(), &i3));
+  db.reset();
+  db = OpenOrDie(Small(&env));
+  ExpectState(db.get(), m1, 200, "reopened");
+  (void)m2;
+}
+
+TEST(Checkpoint, FoldOverModeRoundTrip) {
+  MemEnv env;
+  HybridLogOptions o = Small(&env);
+  o.fold_over = true;
+  Model model;
+  {
+    auto db = OpenOrDie(o);
+    ASSERT_TRUE(db != nullptr);
+    std::mt19937_64 rng(testing::TestSeed() + 6);
+    for (int round = 0; round < 4; ++round) {
+      for (int i = 0; i < 1500; ++i) Mutate(db.get(), &model, rng, 300);
+      ASSERT_OK(Checkpoint(db.get()));
+    }
+    for (int i = 0; i < 500; ++i) {
+      Model scratch = model;
+      Mutate(db.get(), &scratch, rng, 300);  // lost
+    }
+  }
+  auto db = OpenOrDie(o);
+  ASSERT_TRUE(db != nullptr);
+  ExpectState(db.get(), model, 300, "fold-over reopen");
+}
+
+// A crash at any file write: the checkpoint being written fails (torn write
+// then ENOSPC), the machine "reboots" (MemEnv keeps synced bytes and a random
+// part of the rest), and reopening yields exactly the last completed one.
+TEST(Checkpoint, CrashAtAnyWriteRecoversTheLastCompletedCheckpoint) {
+  const int kRuns = 40;
+  for (int run = 0; run < kRuns; ++run) {
+    MemEnv mem;
+    FaultEnv env(&mem);
+    std::mt19937_64 rng(testing::TestSeed() * 100 + run);
+    std::map<uint64_t, Model> versions;
+    Model model;
+    uint64_t last_completed = 0;
+    {
+      auto db = OpenOrDie(Small(&env, 8));
+      ASSERT_TRUE(db != nullptr);
+      const int crash_round = static_cast<int>(rng() % 5);
+      for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < 600; ++i) Mutate(db.get(), &model, rng, 250);
+        if (round == crash_round) {
+          FaultPlan plan;
+          plan.fail_writes_after_bytes = rng() % 200000;
+          env.Arm(plan);
+        }
+        CheckpointInfo info;
+        Status s = Checkpoint(db.get(), &info);
+        if (s.ok()) {
+          versions[info.version] = model;
+          last_completed = info.version;
+        }
+        if (round == crash_round) break;
+      }
+      mem.SimulateCrash(rng());
+      env.Disarm();
+    }
+    Status s;
+    auto db = OpenOrDie(Small(&env, 8), &s);
+    if (last_completed == 0) {
+      ASSERT_TRUE(db != nullptr);
+      ExpectState(db.get(), Model(), 250, "crash before any checkpoint");
+      continue;
+    }
+    ASSERT_OK(s);
+    ASSERT_EQ(db->LastCheckpointVersion(), last_completed);
+    ExpectState(db.get(), versions[last_completed], 250, "after crash");
+  }
+}
+
+TEST(Checkpoint, FailedCheckpointLeavesThePreviousIntactAndTheStoreUsable) {
+  for (int fault = 0; fault < 3; ++fault) {
+    MemEnv mem;
+    FaultEnv env(&mem);
+    auto db = OpenOrDie(Small(&env, 8));
+    ASSERT_TRUE(db != nullptr);
+    Model model;
+    std::mt19937_64 rng(testing::TestSeed() + 7 + fault);
+    for (int i = 0; i < 2000; ++i) Mutate(db.get(), &model, rng, 300);
+    ASSERT_OK(Checkpoint(db.get()));
+    const Model first = model;
+    for (int i = 0; i < 2000; ++i) Mutate(db.get(), &model, rng, 300);
+    FaultPlan plan;
+    if (fault == 0) plan.fail_writes_after_bytes = 1000;  // ENOSPC, torn
+    if (fault == 1) plan.fail_sync = true;                // EIO on fsync
+    if (fault == 2) plan.fail_rename = true;              // the manifest's rename
+    env.Arm(plan);
+    EXPECT_STATUS(Checkpoint(db.get()), kIoError);
+    env.Disarm();
+    EXPECT_EQ(db->LastCheckpointVersion(), uint64_t{1});
+    for (int i = 0; i < 500; ++i) Mutate(db.get(), &model, rng, 300);  // still usable
+    CheckpointInfo info;
+    ASSERT_OK(Checkpoint(db.get(), &info));  // writes everything: the failed one's changes too
+    EXPECT_EQ(info.version, uint64_t{3});
+    ExpectState(db.get(), model, 300, "live after a failed checkpoint");
+    ASSERT_OK(db->Restore(3));
+    ExpectState(db.get(), model, 300, "the third checkpoint");
+    ASSERT_OK(db->Restore(1));
+    ExpectState(db.get(), first, 300, "the first checkpoint");
+  }
+}
+
+// A flipped bit in any file of the newest checkpoint makes open fail with
+// Corruption naming the file; recover_latest_valid falls back to the previous.
+TEST(Checkpoint, CorruptFilesAreReportedOrSkipped) {
+  for (int target = 0; target < 4; ++target) {
+    MemEnv env;
+    Model older, newer;
+    {
+      auto db = OpenOrDie(Small(&env, 4));
+      ASSERT_TRUE(db != nullptr);
+      std::mt19937_64 rng(testing::TestSeed() + 20 + target);
+      for (int i = 0; i < 4000; ++i) Mutate(db.get(), &older, rng, 400);
+      ASSERT_OK(Checkpoint(db.get()));
+      newer = older;
+      for (int i = 0; i < 4000; ++i) Mutate(db.get(), &newer, rng, 400);
+      ASSERT_OK(Checkpoint(db.get()));
+    }
+    std::string name;
+    if (target == 0) name = ManifestFileName(2);
+    if (target == 1) name = CheckpointDataFileName("snap", 2);
+    if (target == 2) name = CheckpointDataFileName("index", 2);
+    if (target == 3) name = SegmentFileName(0);
+    std::string contents;
+    ASSERT_OK(env.ReadAll("/db/" + name, &contents));
+    const uint64_t offset = target == 3 ? 20 : contents.size() / 2;  // the segment's header
+    ASSERT_OK(env.FlipBit("/db/" + name, offset, 1));
+    Status s;
+    auto db = OpenOrDie(Small(&env, 4), &s);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption);
+    EXPECT_TRUE(s.message().find(name) != std::string_view::npos);
+    if (target == 3) continue;  // both checkpoints need segment 0
+    HybridLogOptions o = Small(&env, 4);
+    o.recover_latest_valid = true;
+    db = OpenOrDie(o, &s);
+    ASSERT_OK(s);
+    EXPECT_EQ(db->LastCheckpointVersion(), uint64_t{1});
+    ExpectState(db.get(), older, 400, "fell back to the older checkpoint");
+  }
+}
+
+TEST(Checkpoint, RecoveryDoesNotGrowWithTheNumberOfCheckpoints) {
+  MemEnv env;
+  HybridLogOptions o = Small(&env, 256);
+  o.retain_checkpoints = 100;
+  auto db = OpenOrDie(o);
+  ASSERT_TRUE(db != nullptr);
+  for (int i = 0; i < 20000; ++i) ASSERT_OK(db->Put("k" + std::to_string(i), std::string(100, 'a')));
+  ASSERT_OK(Checkpoint(db.get()));
+  for (int round = 0; round < 60; ++round) {
+    for (int i = round; i < 20000; i += 50) ASSERT_OK(db->Put("k" + std::to_string(i), std::string(100, 'b' + round % 20)));
+    ASSERT_OK(Checkpoint(db.get()));
+  }
+  std::vector<CheckpointInfo> list;
+  db->ListCheckpoints(&list);
+  CheckpointManifest m;
+  ASSERT_OK(ReadManifest(&env, "/db", list.back().version, &m));
+  CheckpointState state;
+  ASSERT_OK(DecodeCheckpointState(m.engine_state, "m", &state));
+  uint64_t chain_bytes = 0;
+  for (const SnapshotRef& r : state.chain) chain_bytes += r.bytes;
+  const uint64_t region = state.tail - state.flushed;
+  std::cout << "    after 61 checkpoints: chain of " << state.chain.size() << " snapshots, " << chain_bytes
+            << " B for a region of " << region << " B\n";
+  EXPECT_TRUE(chain_bytes <= 3 * region + (4u << 20));
+}
+
+}  // namespace
+}  // namespace tidekv::hlog

@@ -1,0 +1,62 @@
+#include "hybridlog/hybrid_log_format.h"
+
+#include "common/varint.h"
+
+namespace tidekv::hlog {
+
+std::string EncodeCheckpointState(const CheckpointState& s) {
+  std::string out;
+  for (uint64_t v : {s.page_bytes, s.segment_bytes, s.begin, s.flushed, s.tail, s.keys, s.bucket_bits, s.overflow_used,
+                     s.live_entries}) {
+    PutVarint64(&out, v);
+  }
+  PutVarint64(&out, s.chunk_versions.size());
+  for (const auto& [id, version] : s.chunk_versions) {
+    PutVarint64(&out, id);
+    PutVarint64(&out, version);
+  }
+  PutVarint64(&out, s.chain.size());
+  for (const SnapshotRef& r : s.chain) {
+    PutVarint64(&out, r.version);
+    PutVarint64(&out, r.tail);
+    PutVarint64(&out, r.bytes);
+  }
+  return out;
+}
+
+Status DecodeCheckpointState(Slice bytes, const std::string& where, CheckpointState* s) {
+  const char* p = bytes.data();
+  const char* end = p + bytes.size();
+  auto next = [&](uint64_t* v) {
+    if (p != nullptr) p = DecodeVarint64(p, end, v);
+  };
+  for (uint64_t* v : {&s->page_bytes, &s->segment_bytes, &s->begin, &s->flushed, &s->tail, &s->keys, &s->bucket_bits,
+                      &s->overflow_used, &s->live_entries}) {
+    next(v);
+  }
+  uint64_t chunks = 0;
+  next(&chunks);
+  s->chunk_versions.clear();
+  for (uint64_t i = 0; i < chunks && p != nullptr; ++i) {
+    uint64_t id = 0, version = 0;
+    next(&id);
+    next(&version);
+    s->chunk_versions[id] = version;
+  }
+  uint64_t snapshots = 0;
+  next(&snapshots);
+  s->chain.clear();
+  for (uint64_t i = 0; i < snapshots && p != nullptr; ++i) {
+    SnapshotRef r;
+    next(&r.version);
+    next(&r.tail);
+    next(&r.bytes);
+    s->chain.push_back(r);
+  }
+  if (p == nullptr || p != end || s->bucket_bits == 0 || s->bucket_bits > 63) {
+    return Status::Corruption(where + ": hybrid-log checkpoint state is malformed");
+  }
+  return Status::OK();
+}
+
+}  // namespace tidekv::hlog
