@@ -6,21 +6,27 @@ import { describe, resolveOptions, type OpenOptions } from './options.js';
 import { Store } from './store.js';
 
 export { TidekvError, type TidekvErrorCode } from './errors.js';
-export type { EngineName, OpenOptions } from './options.js';
-export type { Capabilities, CompactionResult, Key, Limits, Op, Stats, Value } from './store.js';
+export type { CheckpointMode, EngineName, OpenOptions, RecoverMode } from './options.js';
+export type { Capabilities, CheckpointInfo, CompactionResult, Key, Limits, Op, Stats, Value } from './store.js';
 export { Store };
 
 /**
- * Opens (creating if needed) the store in directory `dir`. The directory is
- * owned by one open store at a time: a second open gets ERR_LOCKED.
+ * Opens (creating if needed) the store in directory `dir` and recovers its
+ * newest checkpoint: the state is exactly what that checkpoint holds (writes
+ * after it are gone by design; replay them from the offsets in its `meta`).
+ * The directory is owned by one open store at a time: a second open gets
+ * ERR_LOCKED.
  */
 export async function open(dir: string, options?: OpenOptions): Promise<Store> {
   if (typeof dir !== 'string' || dir.length === 0) {
     throw invalidArgument(`dir must be a non-empty string, got ${describe(dir)}`);
   }
   if (dir.includes('\0')) throw invalidArgument('dir must not contain NUL characters');
-  const resolved = resolveOptions(options);
-  const { engine, ...engineOptions } = resolved;
-  const native = await addon.openHybridLog(dir, engineOptions);
+  const { engine, checkpointMode, recover, ...rest } = resolveOptions(options);
+  const native = await addon.openHybridLog(dir, {
+    ...rest,
+    foldOver: checkpointMode === 'fold-over',
+    recoverLatestValid: recover === 'latest-valid',
+  });
   return Store.create(native, engine);
 }

@@ -38,7 +38,21 @@ export interface NativeStore {
   maxValueBytes(): number;
   verify(): void;
   compact(): Promise<Record<string, number>>;
+  checkpoint(meta?: Uint8Array | string): Promise<NativeCheckpointInfo>;
+  checkpoints(): NativeCheckpointInfo[];
+  version(): number;
+  restore(version: number): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface NativeCheckpointInfo {
+  version: number;
+  bytesWritten: number;
+  totalBytes: number;
+  pauseMs: number;
+  durationMs: number;
+  createdAt: number;
+  meta: Buffer | string | undefined;
 }
 
 export interface NativeHybridLogOptions {
@@ -48,6 +62,9 @@ export interface NativeHybridLogOptions {
   mutableFraction?: number;
   indexBuckets?: number;
   compactionSliceMicros?: number;
+  retainCheckpoints?: number;
+  foldOver?: boolean;
+  recoverLatestValid?: boolean;
 }
 
 interface Addon {

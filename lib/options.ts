@@ -26,10 +26,31 @@ export interface OpenOptions {
   indexBuckets?: number | undefined;
   /** Longest time compaction holds the store lock at once, in microseconds (default 1000). */
   compactionSliceMicros?: number | undefined;
+  /** Checkpoints kept on disk; older ones (and files only they need) are deleted (default 3). */
+  retainCheckpoints?: number | undefined;
+  /**
+   * How a checkpoint captures the in-memory log. `'incremental'` (default) writes the
+   * records changed since the previous checkpoint and keeps updating hot records in
+   * place; `'fold-over'` flushes the whole log and makes every record read-only (the next
+   * update of each copies it to the tail). See bench/RESULTS.md for both measured.
+   */
+  checkpointMode?: CheckpointMode | undefined;
+  /**
+   * What open does when the newest checkpoint fails verification: `'strict'` (default)
+   * fails with ERR_CORRUPTION naming the file; `'latest-valid'` falls back to the newest
+   * checkpoint that verifies (and deletes the newer, damaged ones).
+   */
+  recover?: RecoverMode | undefined;
 }
+
+export type CheckpointMode = 'incremental' | 'fold-over';
+export type RecoverMode = 'strict' | 'latest-valid';
 
 export interface ResolvedOptions {
   engine: EngineName;
+  retainCheckpoints: number;
+  checkpointMode: CheckpointMode;
+  recover: RecoverMode;
   memoryBudgetBytes: number;
   pageBytes: number;
   segmentBytes: number;
@@ -40,6 +61,9 @@ export interface ResolvedOptions {
 
 export const DEFAULT_OPTIONS: Readonly<ResolvedOptions> = Object.freeze({
   engine: 'hybridlog',
+  retainCheckpoints: 3,
+  checkpointMode: 'incremental',
+  recover: 'strict',
   memoryBudgetBytes: 256 * 1024 * 1024,
   pageBytes: 4 * 1024 * 1024,
   segmentBytes: 64 * 1024 * 1024,
@@ -54,6 +78,7 @@ const INTEGER_OPTIONS = [
   'segmentBytes',
   'indexBuckets',
   'compactionSliceMicros',
+  'retainCheckpoints',
 ] as const;
 
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -83,6 +108,20 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       throw invalidArgument(`option ${name} must be a positive integer, got ${describe(value)}`);
     }
     resolved[name] = value;
+  }
+  const mode = given['checkpointMode'];
+  if (mode !== undefined) {
+    if (mode !== 'incremental' && mode !== 'fold-over') {
+      throw invalidArgument(`option checkpointMode must be 'incremental' or 'fold-over', got ${describe(mode)}`);
+    }
+    resolved.checkpointMode = mode;
+  }
+  const recover = given['recover'];
+  if (recover !== undefined) {
+    if (recover !== 'strict' && recover !== 'latest-valid') {
+      throw invalidArgument(`option recover must be 'strict' or 'latest-valid', got ${describe(recover)}`);
+    }
+    resolved.recover = recover;
   }
   const fraction = given['mutableFraction'];
   if (fraction !== undefined) {

@@ -39,6 +39,23 @@ export interface CompactionResult {
   readonly longestPauseMicros: number;
 }
 
+export interface CheckpointInfo {
+  /** 1, 2, 3, ... in the order checkpoints were taken (restore continues after the restored one). */
+  readonly version: number;
+  /** Bytes this checkpoint added to disk: its snapshot, index and manifest files and new log pages. */
+  readonly bytesWritten: number;
+  /** Bytes of every file this checkpoint needs (shared with other checkpoints). */
+  readonly totalBytes: number;
+  /** How long the calling thread was held for the cut. */
+  readonly pauseMs: number;
+  /** From the cut to the manifest being durable. */
+  readonly durationMs: number;
+  /** When the cut was taken, in milliseconds since the Unix epoch. */
+  readonly createdAt: number;
+  /** The meta given to checkpoint(), as given (a string stays a string). */
+  readonly meta: Buffer | string | undefined;
+}
+
 export interface Capabilities {
   /** Ordered iteration (range scans): LSM only. */
   readonly ordered: boolean;
@@ -77,6 +94,10 @@ function newSlab(bytes: number): Buffer {
   const slab = Buffer.allocUnsafeSlow(bytes);
   markAsUntransferable(slab.buffer);
   return slab;
+}
+
+function busy(): TidekvError {
+  return new TidekvError('ERR_BUSY', 'a restore is in progress');
 }
 
 function allStrings(keys: readonly unknown[]): boolean {
@@ -127,6 +148,7 @@ export class Store {
   #averageValueBytes = 128;
   #closed = false;
   #closing: Promise<void> | undefined;
+  #restoring = false;
 
   /** @internal Stores are made by open(). */
   constructor(token: symbol, native: NativeStore, engine: EngineName) {
@@ -166,6 +188,7 @@ export class Store {
    * underlying ArrayBuffer (a 64 KiB slab the addon filled directly).
    */
   get(key: Key): Buffer | undefined {
+    if (this.#restoring) throw busy();
     const n = this.#native.get(key);
     if (n >= 0) {
       // The addon wrote the value at the cursor and moved its cursor the same way.
@@ -252,15 +275,18 @@ export class Store {
   }
 
   has(key: Key): boolean {
+    if (this.#restoring) throw busy();
     return this.#native.has(key);
   }
 
   put(key: Key, value: Value): void {
+    if (this.#restoring) throw busy();
     this.#native.put(key, value);
   }
 
   /** Removes key; true when a live value was removed. */
   delete(key: Key): boolean {
+    if (this.#restoring) throw busy();
     return this.#native.delete(key);
   }
 
@@ -270,11 +296,13 @@ export class Store {
    * ERR_OVERFLOW when the sum leaves int64.
    */
   increment(key: Key, delta?: number | bigint): bigint {
+    if (this.#restoring) throw busy();
     return this.#native.increment(key, delta);
   }
 
   /** Appends bytes to the value at key (created empty). */
   append(key: Key, bytes: Value): void {
+    if (this.#restoring) throw busy();
     this.#native.append(key, bytes);
   }
 
@@ -389,11 +417,13 @@ export class Store {
   }
 
   stats(): Stats {
+    if (this.#restoring) throw busy();
     return this.#native.stats() as Stats;
   }
 
   /** Reclaims dead records on a native thread; calls keep working meanwhile. */
   async compact(): Promise<CompactionResult> {
+    this.#checkOpen();
     return (await this.#native.compact()) as unknown as CompactionResult;
   }
 
@@ -405,7 +435,55 @@ export class Store {
     this.#native.verify();
   }
 
-  /** Closes the store; later calls throw ERR_CLOSED. Closing twice is fine. */
+  /**
+   * Takes a checkpoint: the state as of this call (calls made after it are not
+   * in it), written in the background; resolves once it is durable. `meta` is
+   * stored with it (a stream processor keeps its source offsets there).
+   * Checkpoints are written one after another, in order.
+   */
+  checkpoint(options?: { meta?: Uint8Array | string | undefined }): Promise<CheckpointInfo> {
+    this.#checkOpen();
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      return Promise.reject(invalidArgument('checkpoint options must be an object'));
+    }
+    return this.#native.checkpoint(options?.meta);
+  }
+
+  /** The retained checkpoints, oldest first. */
+  checkpoints(): CheckpointInfo[] {
+    this.#checkOpen();
+    return this.#native.checkpoints();
+  }
+
+  /** The version of the newest completed checkpoint (0 = none). */
+  get version(): number {
+    this.#checkOpen();
+    return this.#native.version();
+  }
+
+  /**
+   * Makes the live state exactly checkpoint `version` (a retained one) and
+   * discards the newer checkpoints; the next checkpoint is version + 1. Other
+   * calls throw ERR_BUSY until it settles. ERR_VERSION_NOT_FOUND for a version
+   * that is not retained.
+   */
+  async restore(version: number): Promise<void> {
+    this.#checkOpen();
+    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+      throw invalidArgument(`version must be a positive integer, got ${describe(version)}`);
+    }
+    this.#restoring = true;
+    try {
+      await this.#native.restore(version);
+    } finally {
+      this.#restoring = false;
+    }
+  }
+
+  /**
+   * Closes the store; later calls throw ERR_CLOSED. Closing twice is fine.
+   * Checkpoints already taken are finished first; close does not take one.
+   */
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.#closed = true;
@@ -418,7 +496,10 @@ export class Store {
   // throws (the native side is not reached for it).
   #checkOpen(): void {
     if (this.#closed) throw new TidekvError('ERR_CLOSED', 'store is closed');
+    if (this.#restoring) throw new TidekvError('ERR_BUSY', 'a restore is in progress');
   }
+
+
 
   // A fresh slab for get(): the old one stays alive while values point into it.
   #newOutput(needed: number): void {

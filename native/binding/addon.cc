@@ -12,6 +12,7 @@
 #include "binding/args.h"
 #include "binding/engine_handle.h"
 #include "binding/promise_worker.h"
+#include "common/limits.h"
 #include "hybridlog/hybrid_log.h"
 
 namespace tidekv::binding {
@@ -102,12 +103,19 @@ Napi::Value OpenHybridLog(const Napi::CallbackInfo& info) {
   Napi::Object o = info[1].As<Napi::Object>();
   HybridLogOptions options;
   uint64_t page_bytes = options.page_bytes, index_buckets = options.index_buckets,
-           slice = options.compaction_slice_micros;
+           slice = options.compaction_slice_micros, retain = options.retain_checkpoints;
   if (!ReadOption(o, "memoryBudgetBytes", &options.memory_budget_bytes) || !ReadOption(o, "pageBytes", &page_bytes) ||
       !ReadOption(o, "segmentBytes", &options.segment_bytes) || !ReadOption(o, "indexBuckets", &index_buckets) ||
-      !ReadOption(o, "compactionSliceMicros", &slice)) {
+      !ReadOption(o, "compactionSliceMicros", &slice) || !ReadOption(o, "retainCheckpoints", &retain)) {
     return Napi::Value();
   }
+  if (retain < 1 || retain > kMaxRetainedCheckpoints) {
+    ThrowInvalidArgument(env, "option retainCheckpoints must be between 1 and " + std::to_string(kMaxRetainedCheckpoints));
+    return Napi::Value();
+  }
+  options.retain_checkpoints = static_cast<uint32_t>(retain);
+  options.fold_over = o.Get("foldOver").ToBoolean().Value();
+  options.recover_latest_valid = o.Get("recoverLatestValid").ToBoolean().Value();
   if (page_bytes > UINT32_MAX || index_buckets > UINT32_MAX || slice > UINT32_MAX) {
     ThrowInvalidArgument(env, "pageBytes, indexBuckets and compactionSliceMicros must fit 32 bits");
     return Napi::Value();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/limits.h"
+#include "common/checkpoint_format.h"
 #include "common/merge.h"
 #include "common/write_batch.h"
 
@@ -54,6 +55,58 @@ class CloseWorker final : public PromiseWorker {
  private:
   Napi::ObjectReference receiver_;
   std::shared_ptr<Engine> engine_;
+};
+
+// A CheckpointInfo as a JS object (raw N-API: also used while settling promises).
+napi_value CheckpointInfoToJs(napi_env env, const CheckpointInfo& i) {
+  napi_value o;
+  if (napi_create_object(env, &o) != napi_ok) return nullptr;
+  SetNumber(env, o, "version", static_cast<double>(i.version));
+  SetNumber(env, o, "bytesWritten", static_cast<double>(i.bytes_written));
+  SetNumber(env, o, "totalBytes", static_cast<double>(i.total_bytes));
+  SetNumber(env, o, "pauseMs", static_cast<double>(i.pause_micros) / 1000.0);
+  SetNumber(env, o, "durationMs", static_cast<double>(i.duration_micros) / 1000.0);
+  SetNumber(env, o, "createdAt", static_cast<double>(i.created_at_micros / 1000));
+  napi_value meta = nullptr;
+  if (i.meta_kind == MetaKind::kText) {
+    napi_create_string_utf8(env, i.meta.data(), i.meta.size(), &meta);
+  } else if (i.meta_kind == MetaKind::kBytes) {
+    void* data = nullptr;
+    napi_create_buffer_copy(env, i.meta.size(), i.meta.data(), &data, &meta);
+  } else {
+    napi_get_undefined(env, &meta);
+  }
+  if (meta != nullptr) napi_set_named_property(env, o, "meta", meta);
+  return o;
+}
+
+class CheckpointWorker final : public PromiseWorker {
+ public:
+  CheckpointWorker(Napi::Object receiver, std::shared_ptr<Engine> engine, std::shared_ptr<CheckpointTicket> ticket)
+      : PromiseWorker(receiver.Env()),
+        receiver_(Napi::Persistent(receiver)),
+        engine_(std::move(engine)),
+        ticket_(std::move(ticket)) {}
+  void Execute() override { status_ = engine_->FinishCheckpoint(ticket_, &info_); }
+  napi_value Result(napi_env env) override { return CheckpointInfoToJs(env, info_); }
+
+ private:
+  Napi::ObjectReference receiver_;
+  std::shared_ptr<Engine> engine_;
+  std::shared_ptr<CheckpointTicket> ticket_;
+  CheckpointInfo info_;
+};
+
+class RestoreWorker final : public PromiseWorker {
+ public:
+  RestoreWorker(Napi::Object receiver, std::shared_ptr<Engine> engine, uint64_t version)
+      : PromiseWorker(receiver.Env()), receiver_(Napi::Persistent(receiver)), engine_(std::move(engine)), version_(version) {}
+  void Execute() override { status_ = engine_->Restore(version_); }
+
+ private:
+  Napi::ObjectReference receiver_;
+  std::shared_ptr<Engine> engine_;
+  uint64_t version_;
 };
 
 // Copies GetMany results into a JS-owned output buffer and a lengths array.
@@ -240,6 +293,10 @@ Napi::Function EngineHandle::Define(Napi::Env env) {
                          InstanceMethod<&EngineHandle::MaxValueBytes>("maxValueBytes"),
                          InstanceMethod<&EngineHandle::Verify>("verify"),
                          InstanceMethod<&EngineHandle::Compact>("compact"),
+                         InstanceMethod<&EngineHandle::Checkpoint>("checkpoint"),
+                         InstanceMethod<&EngineHandle::Checkpoints>("checkpoints"),
+                         InstanceMethod<&EngineHandle::Version>("version"),
+                         InstanceMethod<&EngineHandle::Restore>("restore"),
                          InstanceMethod<&EngineHandle::Close>("close"),
                      });
 }
@@ -543,6 +600,69 @@ Napi::Value EngineHandle::Compact(const Napi::CallbackInfo& info) {
   napi_value promise = worker->Promise();
   worker->Queue();  // the worker deletes itself after OnOK
   return Napi::Value(info.Env(), promise);
+}
+
+// checkpoint(meta?) -> Promise<info>. The cut is taken now, before this
+// returns: the checkpoint holds exactly the calls made before it.
+Napi::Value EngineHandle::Checkpoint(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  Engine* engine = OpenEngine(env);
+  if (engine == nullptr) return Napi::Value();
+  CheckpointRequest request;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    Slice meta;
+    if (!ReadBytes(env, info[0], &core_->value_scratch, kMaxCheckpointMetaBytes, {"meta"}, &meta)) {
+      return Napi::Value();
+    }
+    request.meta.assign(meta.data(), meta.size());
+    request.meta_kind = info[0].IsString() ? MetaKind::kText : MetaKind::kBytes;
+  }
+  std::shared_ptr<CheckpointTicket> ticket;
+  if (Status s = engine->BeginCheckpoint(request, &ticket); !s.ok()) {
+    Throw(env, s);
+    return Napi::Value();
+  }
+  auto* worker = new CheckpointWorker(info.This().As<Napi::Object>(), core_->engine, std::move(ticket));
+  napi_value promise = worker->Promise();
+  worker->Queue();
+  return Napi::Value(env, promise);
+}
+
+Napi::Value EngineHandle::Checkpoints(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  Engine* engine = OpenEngine(env);
+  if (engine == nullptr) return Napi::Value();
+  std::vector<CheckpointInfo> list;
+  engine->ListCheckpoints(&list);
+  napi_value array;
+  napi_create_array_with_length(env, list.size(), &array);
+  for (size_t i = 0; i < list.size(); ++i) napi_set_element(env, array, static_cast<uint32_t>(i), CheckpointInfoToJs(env, list[i]));
+  return Napi::Value(env, array);
+}
+
+Napi::Value EngineHandle::Version(const Napi::CallbackInfo& info) {
+  Engine* engine = OpenEngine(info.Env());
+  if (engine == nullptr) return Napi::Value();
+  return Napi::Number::New(info.Env(), static_cast<double>(engine->LastCheckpointVersion()));
+}
+
+Napi::Value EngineHandle::Restore(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* engine = OpenEngine(env);
+  if (engine == nullptr) return Napi::Value();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    ThrowInvalidArgument(env, "version must be a positive integer");
+    return Napi::Value();
+  }
+  const double v = info[0].As<Napi::Number>().DoubleValue();
+  if (!(v >= 1) || v > 9007199254740991.0 || v != static_cast<double>(static_cast<uint64_t>(v))) {
+    ThrowInvalidArgument(env, "version must be a positive integer");
+    return Napi::Value();
+  }
+  auto* worker = new RestoreWorker(info.This().As<Napi::Object>(), core_->engine, static_cast<uint64_t>(v));
+  napi_value promise = worker->Promise();
+  worker->Queue();
+  return Napi::Value(env, promise);
 }
 
 Napi::Value EngineHandle::Close(const Napi::CallbackInfo& info) {

@@ -87,7 +87,7 @@ std::string EncodeManifest(const CheckpointManifest& m) {
   PutVarint64(&out, i.duration_micros);
   PutVarint64(&out, i.bytes_written);
   PutVarint64(&out, i.total_bytes);
-  PutVarint64(&out, i.meta_is_text ? 1 : 0);
+  PutVarint64(&out, static_cast<uint64_t>(i.meta_kind));
   PutVarint64(&out, i.meta.size());
   out.append(i.meta);
   PutVarint64(&out, static_cast<uint64_t>(m.engine));
@@ -118,7 +118,9 @@ Status DecodeManifest(Slice bytes, const std::string& path, CheckpointManifest* 
   i.duration_micros = r.Varint();
   i.bytes_written = r.Varint();
   i.total_bytes = r.Varint();
-  i.meta_is_text = r.Varint() != 0;
+  const uint64_t meta_kind = r.Varint();
+  if (meta_kind > static_cast<uint64_t>(MetaKind::kText)) return Status::Corruption(path + ": unknown meta kind");
+  i.meta_kind = static_cast<MetaKind>(meta_kind);
   i.meta = r.Bytes();
   m->engine = static_cast<EngineKind>(r.Varint());
   m->engine_state = r.Bytes();

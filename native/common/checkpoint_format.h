@@ -30,6 +30,8 @@
 
 namespace tidekv {
 
+enum class MetaKind : uint8_t { kNone = 0, kBytes = 1, kText = 2 };  // reaches disk
+
 // What a checkpoint reports (CheckpointInfo in lib/).
 struct CheckpointInfo {
   uint64_t version = 0;
@@ -38,7 +40,7 @@ struct CheckpointInfo {
   uint64_t duration_micros = 0;    // from the cut to the manifest being durable
   uint64_t bytes_written = 0;      // bytes this checkpoint added to disk
   uint64_t total_bytes = 0;        // bytes of every file the checkpoint needs
-  bool meta_is_text = false;       // meta was given as a string
+  MetaKind meta_kind = MetaKind::kNone;  // how meta was given, so it is returned the same way
   std::string meta;
 };
 

@@ -61,7 +61,7 @@ class CheckpointTicket {
 
 struct CheckpointRequest {
   std::string meta;
-  bool meta_is_text = false;
+  MetaKind meta_kind = MetaKind::kNone;
 };
 
 class Engine {

@@ -17,6 +17,11 @@ inline constexpr size_t kMaxKeyBytes = 8 * 1024;
 // records must fit in one page); it reports its own via Engine::MaxValueBytes().
 inline constexpr size_t kMaxValueBytes = 64u << 20;
 
+// User metadata stored with a checkpoint (a stream processor's source offsets).
+inline constexpr size_t kMaxCheckpointMetaBytes = 1u << 20;
+// Checkpoints a store keeps at most (retainCheckpoints).
+inline constexpr uint32_t kMaxRetainedCheckpoints = 10000;
+
 // A batch (one crossing of the JS boundary) holds at most this many operations.
 inline constexpr size_t kMaxBatchOps = 1u << 20;
 

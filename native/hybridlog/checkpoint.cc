@@ -188,7 +188,7 @@ Status HybridLogEngine::WriteCheckpoint(Ticket* t, CheckpointManifest* manifest,
   info.created_at_micros = t->created_at_micros;
   info.pause_micros = t->pause_micros;
   info.meta = t->request.meta;
-  info.meta_is_text = t->request.meta_is_text;
+  info.meta_kind = t->request.meta_kind;
   // New log pages count as written by this checkpoint, like its own files.
   const uint64_t segment_floor = have_previous ? std::max(previous.flushed, state->begin) : state->begin;
   const uint64_t new_segment_bytes = state->flushed > segment_floor ? state->flushed - segment_floor : 0;
