@@ -346,7 +346,16 @@ void HybridLogEngine::CollectGarbageLocked() {
   retained_floor_ = UINT64_MAX;
   for (const Retained& r : retained_) {
     needed.insert(r.manifest.files.begin(), r.manifest.files.end());
+    needed.insert(ManifestFileName(r.manifest.info.version));
     retained_floor_ = std::min(retained_floor_, r.state.begin);
+  }
+  // Disk used by checkpoints besides the segments (stats().diskBytes).
+  checkpoint_file_bytes_ = 0;
+  for (const std::string& name : needed) {
+    uint64_t n = 0, size = 0;
+    if (!ParseSegmentFileName(name, &n) && env->FileSize(JoinPath(dir_, name), &size).ok()) {
+      checkpoint_file_bytes_ += size;
+    }
   }
   std::vector<std::string> names;
   if (env->ListDir(dir_, &names).ok()) {

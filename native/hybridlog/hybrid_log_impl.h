@@ -190,6 +190,7 @@ class HybridLogEngine final : public Engine {
   int outstanding_cuts_ = 0;     // cut but not yet written (the freeze lasts while > 0)
   std::multiset<uint64_t> inflight_begins_;  // begin of each outstanding cut (segments it needs)
   bool restoring_ = false;
+  uint64_t checkpoint_file_bytes_ = 0;  // retained manifests, snapshots and index files
   std::atomic<bool> stop_compaction_{false};
 
   // Guarded by ckpt_mu_ (lock order: mu_ before ckpt_mu_).
