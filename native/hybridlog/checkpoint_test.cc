@@ -415,6 +415,40 @@ TEST(Checkpoint, CorruptFilesAreReportedOrSkipped) {
   }
 }
 
+// A checkpoint whose in-memory region is larger than the budget it is
+// reopened with: the pages that do not fit are written to segments during
+// recovery, and everything reads back.
+TEST(Checkpoint, ReopenWithASmallerMemoryBudget) {
+  MemEnv env;
+  Model model;
+  {
+    auto db = OpenOrDie(Small(&env, 64));  // 4 MiB: the whole log stays in memory
+    ASSERT_TRUE(db != nullptr);
+    std::mt19937_64 rng(testing::TestSeed() + 30);
+    for (int i = 0; i < 15000; ++i) Mutate(db.get(), &model, rng, 2000);
+    ASSERT_OK(Checkpoint(db.get()));
+  }
+  HybridLogOptions small = Small(&env, 4);  // 256 KiB
+  auto db = OpenOrDie(small);
+  ASSERT_TRUE(db != nullptr);
+  ExpectState(db.get(), model, 2000, "reopened with a quarter of the pages");
+  EngineStats stats;
+  db->GetStats(&stats);
+  uint64_t flushed = 0, log_memory = 0;
+  for (auto& [name, value] : stats.extra) {
+    if (name == "flushedUntilAddress") flushed = value;
+    if (name == "logMemoryBytes") log_memory = value;
+  }
+  EXPECT_TRUE(flushed > 4 * uint64_t{kPage});  // the region did not fit: recovery wrote pages to segments
+  EXPECT_TRUE(log_memory <= small.memory_budget_bytes);
+  std::mt19937_64 rng(testing::TestSeed() + 31);
+  for (int i = 0; i < 3000; ++i) Mutate(db.get(), &model, rng, 2000);
+  ASSERT_OK(Checkpoint(db.get()));
+  db.reset();
+  db = OpenOrDie(Small(&env, 64));
+  ExpectState(db.get(), model, 2000, "and back to the larger budget");
+}
+
 TEST(Checkpoint, RecoveryDoesNotGrowWithTheNumberOfCheckpoints) {
   MemEnv env;
   HybridLogOptions o = Small(&env, 256);
