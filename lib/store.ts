@@ -432,6 +432,7 @@ export class Store {
    * ERR_CORRUPTION on a problem. O(data), synchronous: for tests and tools.
    */
   verify(): void {
+    if (this.#restoring) throw busy();
     this.#native.verify();
   }
 

@@ -1,8 +1,11 @@
 // The engine contract, run against every engine in ENGINES.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../lib/index.js';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type CheckpointInfo, type OpenOptions, type Store } from '../lib/index.js';
 import {
   ENGINES,
+  expectRejectsCode,
   expectThrowsCode,
   INT64_MAX,
   INT64_MIN,
@@ -1053,6 +1056,375 @@ describe.each(ENGINES)('%s: conformance', (engine) => {
         expect(db.stats()['logMemoryBytes']).toBeLessThanOrEqual(budget);
         db.verify();
       });
+    });
+  });
+
+  describe('checkpoints', () => {
+    /** Opens `dir` with `options`, runs fn, closes. */
+    async function reopened<T>(dir: string, options: OpenOptions, fn: (db: Store) => Promise<T> | T): Promise<T> {
+      const db = await open(dir, options);
+      try {
+        return await fn(db);
+      } finally {
+        await db.close();
+      }
+    }
+
+    function freshDir(): string {
+      return join(makeTempDir(), 'db');
+    }
+
+    it('returns complete info, numbers versions 1, 2, 3 and keeps meta as given', async () => {
+      await withStore(opts('default'), async (db) => {
+        expect(db.version).toBe(0);
+        expect(db.checkpoints()).toEqual([]);
+        db.put('a', '1');
+        const before = Date.now();
+        const first = await db.checkpoint({ meta: 'offset=17' });
+        expect(first.version).toBe(1);
+        expect(first.meta).toBe('offset=17');
+        expect(first.bytesWritten).toBeGreaterThan(0);
+        expect(first.totalBytes).toBeGreaterThanOrEqual(first.bytesWritten);
+        expect(first.pauseMs).toBeGreaterThanOrEqual(0);
+        expect(first.durationMs).toBeGreaterThanOrEqual(first.pauseMs > 0 ? 0 : 0);
+        expect(first.createdAt).toBeGreaterThanOrEqual(before - 1000);
+        expect(first.createdAt).toBeLessThanOrEqual(Date.now() + 1000);
+        const bytes = Buffer.from([0, 255, 1, 0]);
+        const second = await db.checkpoint({ meta: bytes });
+        expect(Buffer.isBuffer(second.meta)).toBe(true);
+        expect((second.meta as Buffer).equals(bytes)).toBe(true);
+        const third = await db.checkpoint();
+        expect(third.meta).toBeUndefined();
+        expect([second.version, third.version]).toEqual([2, 3]);
+        expect(db.version).toBe(3);
+        const list = db.checkpoints();
+        expect(list.map((c) => c.version)).toEqual([1, 2, 3]);
+        expect(list[0]!.meta).toBe('offset=17');
+        expect(list[0]).toEqual(first);
+      });
+    });
+
+    it('rejects bad meta (over 1 MiB too) and bad versions with ERR_INVALID_ARG', async () => {
+      await withStore(opts('default'), async (db) => {
+        await expectRejectsCode(() => db.checkpoint({ meta: 42 as unknown as string }), 'ERR_INVALID_ARG');
+        await expectRejectsCode(() => db.checkpoint('x' as unknown as { meta: string }), 'ERR_INVALID_ARG');
+        await expectRejectsCode(() => db.checkpoint({ meta: Buffer.alloc(MiB + 1) }), 'ERR_INVALID_ARG');
+        expect(db.version).toBe(0);
+        const ok = await db.checkpoint({ meta: Buffer.alloc(MiB) });
+        expect(ok.version).toBe(1);
+        await expectRejectsCode(() => db.restore(0), 'ERR_INVALID_ARG');
+        await expectRejectsCode(() => db.restore(1.5), 'ERR_INVALID_ARG');
+        await expectRejectsCode(() => db.restore('1' as unknown as number), 'ERR_INVALID_ARG');
+      });
+    });
+
+    it('reopening yields exactly the last checkpoint: later writes, deletes and increments are gone', async () => {
+      const dir = freshDir();
+      const options = opts('default');
+      await reopened(dir, options, async (db) => {
+        db.put('kept', 'v1');
+        db.put('deleted-later', 'x');
+        db.increment('counter', 5);
+        await db.checkpoint({ meta: 'at-1' });
+        db.put('kept', 'v2');
+        db.delete('deleted-later');
+        db.increment('counter', 100);
+        db.put('new', 'not checkpointed');
+      });
+      await reopened(dir, options, (db) => {
+        expect(db.version).toBe(1);
+        expect(db.checkpoints().map((c) => c.meta)).toEqual(['at-1']);
+        expect(db.get('kept')?.toString()).toBe('v1');
+        expect(db.get('deleted-later')?.toString()).toBe('x');
+        expect(db.get('counter')?.readBigInt64LE()).toBe(5n);
+        expect(db.has('new')).toBe(false);
+        expect(db.stats().keys).toBe(3);
+        db.verify();
+        // In-place updates keep working on recovered records, and new checkpoints continue the numbering.
+        expect(db.increment('counter')).toBe(6n);
+      });
+    });
+
+    it('a store that never completed a checkpoint reopens empty at version 0', async () => {
+      const dir = freshDir();
+      await reopened(dir, opts('tinyMemory'), (db) => {
+        for (let i = 0; i < 2000; i++) db.put(`k${i}`, pseudoRandomBytes(500, i));
+        expect(db.stats().diskBytes).toBeGreaterThan(0);
+      });
+      await reopened(dir, opts('tinyMemory'), (db) => {
+        expect(db.version).toBe(0);
+        expect(db.stats().keys).toBe(0);
+        expect(db.get('k1')).toBeUndefined();
+        expect(readdirSync(dir).filter((f) => f !== 'LOCK')).toEqual([]);
+      });
+    });
+
+    for (const preset of ['default', 'tinyMemory', 'tinyPages', 'smallIndex'] as const) {
+      for (const checkpointMode of ['incremental', 'fold-over'] as const) {
+        it(`reopens every version's state through updates, growth and compaction (${preset}, ${checkpointMode})`, async () => {
+          const dir = freshDir();
+          const options: OpenOptions = { ...opts(preset), checkpointMode, retainCheckpoints: 10 };
+          const model = new Map<string, Buffer>();
+          const states: Map<string, Buffer>[] = [];
+          await reopened(dir, options, async (db) => {
+            for (let round = 0; round < 6; round++) {
+              for (let i = 0; i < 600; i++) {
+                const k = `k${(i * 7 + round * 131) % (400 + round * 150)}`;
+                const v = pseudoRandomBytes(20 + ((i * 13 + round) % 700), round * 1000 + i);
+                db.put(k, v);
+                model.set(k, v);
+              }
+              for (let i = 0; i < 50; i++) {
+                const k = `c${i % 17}`;
+                const sum = db.increment(k, i + 1);
+                model.set(k, int64Bytes(sum));
+              }
+              if (round % 2 === 1) {
+                for (let i = round; i < 400; i += 9) {
+                  db.delete(`k${i}`);
+                  model.delete(`k${i}`);
+                }
+                await db.compact();
+              }
+              const info = await db.checkpoint({ meta: `round ${round}` });
+              expect(info.version).toBe(round + 1);
+              states.push(new Map(model));
+            }
+            db.put('after', 'lost');
+          });
+          await reopened(dir, options, async (db) => {
+            expect(db.version).toBe(6);
+            expectState(db, model, [...model.keys(), 'after']);
+            expect(db.stats().keys).toBe(model.size);
+            db.verify();
+            // Roll back through every retained version, newest first.
+            for (let v = 5; v >= 1; v--) {
+              await db.restore(v);
+              expect(db.version).toBe(v);
+              expectState(db, states[v - 1]!, new Set([...states[5]!.keys(), ...states[v - 1]!.keys()]));
+              expect(db.stats().keys).toBe(states[v - 1]!.size);
+              db.verify();
+            }
+            expect(db.checkpoints().map((c) => c.version)).toEqual([1]);
+          });
+        });
+      }
+    }
+
+    it('a checkpoint writes only what changed: 1% of the keys updated costs a small fraction of the first', async () => {
+      await withStore({ ...opts('default'), pageBytes: 256 * KiB }, async (db) => {
+        const n = 20_000;
+        const keys = Array.from({ length: n }, (_, i) => `user${String(i).padStart(8, '0')}`);
+        db.putMany(keys, keys.map((_, i) => pseudoRandomBytes(100, i)));
+        const first = await db.checkpoint();
+        const changed = keys.filter((_, i) => i % 100 === 0);
+        db.putMany(changed, changed.map((_, i) => pseudoRandomBytes(100, 7 * n + i)));
+        const delta = await db.checkpoint();
+        const changedBytes = changed.length * (12 + 100);
+        expect(delta.bytesWritten).toBeLessThan(first.bytesWritten / 20);
+        // In place: the changed records with their headers, a manifest, no index chunk.
+        expect(delta.bytesWritten).toBeLessThan(2 * changedBytes + 4 * KiB);
+      });
+    });
+
+    it('restore(v) makes the live state exactly v, discards newer versions and continues at v + 1', async () => {
+      await withStore(opts('default'), async (db) => {
+        db.put('x', '1');
+        await db.checkpoint({ meta: 'one' });
+        db.put('x', '2');
+        db.put('y', 'only in 2');
+        await db.checkpoint({ meta: 'two' });
+        db.delete('x');
+        await db.checkpoint({ meta: 'three' });
+        db.put('z', 'uncheckpointed');
+        await db.restore(1);
+        expect(db.get('x')?.toString()).toBe('1');
+        expect(db.has('y')).toBe(false);
+        expect(db.has('z')).toBe(false);
+        expect(db.stats().keys).toBe(1);
+        expect(db.version).toBe(1);
+        expect(db.checkpoints().map((c) => c.meta)).toEqual(['one']);
+        await expectRejectsCode(() => db.restore(2), 'ERR_VERSION_NOT_FOUND');
+        await expectRejectsCode(() => db.restore(99), 'ERR_VERSION_NOT_FOUND');
+        expect(db.get('x')?.toString()).toBe('1'); // a failed restore changes nothing
+        db.put('x', 'after restore');
+        const next = await db.checkpoint({ meta: 'two again' });
+        expect(next.version).toBe(2);
+        expect(db.checkpoints().map((c) => c.meta)).toEqual(['one', 'two again']);
+      });
+    });
+
+    it('every other call fails with ERR_BUSY while restore runs; the store serves calls after', async () => {
+      await withStore(opts('default'), async (db) => {
+        db.put('a', 'A');
+        await db.checkpoint();
+        db.put('a', 'B');
+        const restoring = db.restore(1);
+        expectThrowsCode(() => db.get('a'), 'ERR_BUSY');
+        expectThrowsCode(() => db.put('a', 'C'), 'ERR_BUSY');
+        expectThrowsCode(() => db.getMany(['a']), 'ERR_BUSY');
+        expectThrowsCode(() => db.batch([{ type: 'delete', key: 'a' }]), 'ERR_BUSY');
+        expectThrowsCode(() => db.stats(), 'ERR_BUSY');
+        expectThrowsCode(() => db.verify(), 'ERR_BUSY');
+        expectThrowsCode(() => db.checkpoints(), 'ERR_BUSY');
+        await expectRejectsCode(() => db.checkpoint(), 'ERR_BUSY');
+        await expectRejectsCode(() => db.restore(1), 'ERR_BUSY');
+        await restoring;
+        expect(db.get('a')?.toString()).toBe('A');
+      });
+    });
+
+    it('retains the last retainCheckpoints versions and deletes the files only older ones needed', async () => {
+      const dir = freshDir();
+      const options: OpenOptions = { ...opts('tinyMemory'), retainCheckpoints: 2 };
+      await reopened(dir, options, async (db) => {
+        for (let round = 0; round < 8; round++) {
+          for (let i = 0; i < 300; i++) db.put(`k${(i + round * 97) % 500}`, pseudoRandomBytes(400, round * 300 + i));
+          await db.compact();
+          await db.checkpoint({ meta: String(round + 1) });
+          expect(db.checkpoints().map((c) => c.version)).toEqual(round === 0 ? [1] : [round, round + 1]);
+        }
+        await expectRejectsCode(() => db.restore(6), 'ERR_VERSION_NOT_FOUND');
+      });
+      const manifests = readdirSync(dir).filter((f) => f.endsWith('.manifest'));
+      expect(manifests.sort()).toEqual(['checkpoint-00000000000000000007.manifest', 'checkpoint-00000000000000000008.manifest']);
+      // Snapshot and index files of a version appear only while some retained manifest names them.
+      for (const f of readdirSync(dir).filter((f) => /^(snap|index)-\d{20}\.dat$/.test(f))) {
+        const version = Number(f.slice(f.indexOf('-') + 1, -4));
+        expect(version, f).toBeLessThanOrEqual(8);
+      }
+      await reopened(dir, options, async (db) => {
+        expect(db.checkpoints().map((c) => c.meta)).toEqual(['7', '8']);
+        await db.restore(7);
+        expect(db.version).toBe(7);
+      });
+    });
+
+    it('checkpoints called back to back are written in order, each holding the state at its call', async () => {
+      await withStore(opts('tinyPages'), async (db) => {
+        const pending: Promise<CheckpointInfo>[] = [];
+        const states: Map<string, Buffer>[] = [];
+        const model = new Map<string, Buffer>();
+        for (let round = 0; round < 5; round++) {
+          for (let i = 0; i < 200; i++) {
+            const v = pseudoRandomBytes(100 + round, round * 1000 + i);
+            db.put(`k${i}`, v);
+            model.set(`k${i}`, v);
+          }
+          pending.push(db.checkpoint({ meta: `r${round}` }));
+          states.push(new Map(model));
+        }
+        const infos = await Promise.all(pending);
+        expect(infos.map((i) => i.version)).toEqual([1, 2, 3, 4, 5]);
+        expect(infos.map((i) => i.meta)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+        for (const v of [4, 3]) {
+          await db.restore(v);
+          expectState(db, states[v - 1]!);
+        }
+      });
+    });
+
+    it('close() waits for a checkpoint in flight, which then reopens', async () => {
+      const dir = freshDir();
+      const db = await open(dir, opts('default'));
+      for (let i = 0; i < 5000; i++) db.put(`k${i}`, pseudoRandomBytes(200, i));
+      const taking = db.checkpoint({ meta: 'in flight' });
+      await db.close();
+      expect((await taking).version).toBe(1);
+      await expectRejectsCode(() => db.checkpoint(), 'ERR_CLOSED');
+      expectThrowsCode(() => db.checkpoints(), 'ERR_CLOSED');
+      await expectRejectsCode(() => db.restore(1), 'ERR_CLOSED');
+      await reopened(dir, opts('default'), (again) => {
+        expect(again.version).toBe(1);
+        expect(again.stats().keys).toBe(5000);
+        expect(again.get('k4999')?.equals(pseudoRandomBytes(200, 4999))).toBe(true);
+      });
+    });
+
+    it('reopens with a different memory budget, page-sized records and all', async () => {
+      const dir = freshDir();
+      const model = new Map<string, Buffer>();
+      await reopened(dir, { engine, memoryBudgetBytes: 8 * MiB, pageBytes: 64 * KiB, segmentBytes: 256 * KiB }, async (db) => {
+        for (let i = 0; i < 3000; i++) {
+          const v = pseudoRandomBytes(i % 50 === 0 ? db.limits.maxValueBytes : 300, i);
+          db.put(`k${i}`, v);
+          model.set(`k${i}`, v);
+        }
+        await db.checkpoint();
+      });
+      await reopened(dir, { engine, memoryBudgetBytes: 256 * KiB, pageBytes: 64 * KiB, segmentBytes: 256 * KiB }, (db) => {
+        expectState(db, model);
+        expect(db.stats()['logMemoryBytes']).toBeLessThanOrEqual(256 * KiB);
+        db.verify();
+      });
+    });
+
+    describe('corrupt files', () => {
+      /** Two checkpoints in dir; returns the files the newest one added. */
+      async function twoCheckpoints(dir: string): Promise<string[]> {
+        return reopened(dir, opts('default'), async (db) => {
+          db.put('a', 'one');
+          await db.checkpoint({ meta: '1' });
+          const before = new Set(readdirSync(dir));
+          db.put('a', 'two');
+          db.put('b', 'new key: an index chunk changes');
+          await db.checkpoint({ meta: '2' });
+          return readdirSync(dir).filter((f) => !before.has(f));
+        });
+      }
+
+      for (const kind of ['manifest', 'snap', 'index'] as const) {
+        for (const damage of ['bit flip', 'truncation'] as const) {
+          it(`a ${damage} in the newest ${kind} file fails open with ERR_CORRUPTION naming it; latest-valid falls back`, async () => {
+            const dir = freshDir();
+            const added = await twoCheckpoints(dir);
+            const file = added.find((f) => f.startsWith(kind === 'manifest' ? 'checkpoint-' : `${kind}-`));
+            expect(file, `files added by v2: ${added.join(', ')}`).toBeDefined();
+            const path = join(dir, file!);
+            const bytes = readFileSync(path);
+            if (damage === 'bit flip') {
+              bytes[Math.floor(bytes.length / 2)]! ^= 0x10;
+              writeFileSync(path, bytes);
+            } else {
+              writeFileSync(path, bytes.subarray(0, bytes.length - 5));
+            }
+            const error = await expectRejectsCode(() => open(dir, opts('default')), 'ERR_CORRUPTION');
+            expect(error.message).toContain(file!);
+            await reopened(dir, { ...opts('default'), recover: 'latest-valid' }, (db) => {
+              expect(db.version).toBe(1);
+              expect(db.get('a')?.toString()).toBe('one');
+              expect(db.checkpoints().map((c) => c.meta)).toEqual(['1']);
+            });
+          });
+        }
+      }
+
+      it('with latest-valid and no checkpoint that verifies, open fails with ERR_CORRUPTION', async () => {
+        const dir = freshDir();
+        await reopened(dir, { ...opts('default'), retainCheckpoints: 1 }, async (db) => {
+          db.put('a', 'one');
+          await db.checkpoint();
+        });
+        const manifest = readdirSync(dir).find((f) => f.endsWith('.manifest'))!;
+        writeFileSync(join(dir, manifest), Buffer.alloc(64, 7));
+        await expectRejectsCode(() => open(dir, { ...opts('default'), recover: 'latest-valid' }), 'ERR_CORRUPTION');
+      });
+    });
+
+    it('removes files of no checkpoint when it opens (orphans of a crash)', async () => {
+      const dir = freshDir();
+      await reopened(dir, opts('default'), async (db) => {
+        db.put('a', '1');
+        await db.checkpoint();
+      });
+      const keep = new Set(readdirSync(dir));
+      writeFileSync(join(dir, 'snap-00000000000000000042.dat'), 'left by a crash');
+      writeFileSync(join(dir, 'index-00000000000000000042.dat'), 'left by a crash');
+      writeFileSync(join(dir, 'checkpoint-00000000000000000042.manifest.tmp'), 'half-written');
+      await reopened(dir, opts('default'), (db) => {
+        expect(db.get('a')?.toString()).toBe('1');
+      });
+      expect(new Set(readdirSync(dir))).toEqual(keep);
     });
   });
 });

@@ -18,13 +18,24 @@ import {
   PRESET_NAMES,
   presetOptions,
   propertyRuns,
+  makeTempDir,
   removeAllTempDirs,
+  removeTempDir,
   ROOT,
-  withStore,
   type EngineUnderTest,
   type PresetName,
 } from './helpers.js';
-import { runSequence, type BatchRec, type DeltaSpec, type OpRec, type RegressionCase, type ValueSpec } from './model.js';
+import { open } from '../lib/index.js';
+import {
+  newCheckpointModel,
+  runSequence,
+  type BatchRec,
+  type DeltaSpec,
+  type OpRec,
+  type RegressionCase,
+  type Session,
+  type ValueSpec,
+} from './model.js';
 
 const REGRESSIONS = join(ROOT, 'test', 'regressions');
 
@@ -115,6 +126,17 @@ function sequenceOf(keyArb: fc.Arbitrary<string>): fc.Arbitrary<OpRec[]> {
     },
   );
 
+  const metaArb = fc.option(fc.string({ unit: 'grapheme', maxLength: 16 }), { nil: undefined });
+  const checkpointArb = (during: fc.Arbitrary<OpRec>): fc.Arbitrary<OpRec> =>
+    fc
+      .tuple(metaArb, fc.array(during, { maxLength: 6 }))
+      .map(([meta, ops]): OpRec => ({ op: 'checkpoint', ...(meta === undefined ? {} : { meta }), ...(ops.length === 0 ? {} : { during: ops }) }));
+  // Writes between a checkpoint's call and its completion; sometimes a second checkpoint, which queues.
+  const duringCheckpointArb: fc.Arbitrary<OpRec> = fc.oneof(
+    { weight: 8, arbitrary: simpleOpArb },
+    { weight: 1, arbitrary: checkpointArb(simpleOpArb) },
+  );
+
   const opArb: fc.Arbitrary<OpRec> = fc.oneof(
     { weight: 30, arbitrary: simpleOpArb },
     {
@@ -125,6 +147,18 @@ function sequenceOf(keyArb: fc.Arbitrary<string>): fc.Arbitrary<OpRec[]> {
       ),
     },
     { weight: 1, arbitrary: fc.constant({ op: 'check' as const }) },
+    { weight: 3, arbitrary: checkpointArb(duringCheckpointArb) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(fc.nat(1000), fc.boolean())
+        .map(([pick, missing]): OpRec => (missing ? { op: 'restore', pick, missing } : { op: 'restore', pick })),
+    },
+    { weight: 1, arbitrary: fc.constant({ op: 'reopen' as const }) },
+    {
+      weight: 1,
+      arbitrary: fc.array(simpleOpArb, { maxLength: 6 }).map((ops): OpRec => (ops.length === 0 ? { op: 'crash' } : { op: 'crash', during: ops })),
+    },
   );
 
   return fc.array(opArb, { minLength: 1, maxLength: 80, size: 'large' });
@@ -133,19 +167,59 @@ function sequenceOf(keyArb: fc.Arbitrary<string>): fc.Arbitrary<OpRec[]> {
 
 // ---- running ----
 
-/** Runs ops on a fresh store; returns its final stats().diskBytes. */
-async function runCase(engine: EngineUnderTest, preset: PresetName, ops: readonly OpRec[], keys: readonly string[] = KEY_POOL): Promise<number> {
-  return withStore(presetOptions(engine, preset), async (db) => {
-    await runSequence(db, ops, { keys });
-    return db.stats().diskBytes;
-  });
+/** How checkpoints are kept and written in one run. */
+interface CheckpointSetup {
+  retainCheckpoints: number;
+  checkpointMode: 'incremental' | 'fold-over';
 }
 
-function saveRegression(engine: EngineUnderTest, preset: PresetName, ops: readonly OpRec[], details: string): string | undefined {
+const DEFAULT_SETUP: CheckpointSetup = { retainCheckpoints: 3, checkpointMode: 'incremental' };
+const setupArb: fc.Arbitrary<CheckpointSetup> = fc.record({
+  retainCheckpoints: fc.constantFrom(1, 2, 3, 5),
+  checkpointMode: fc.constantFrom('incremental' as const, 'fold-over' as const),
+});
+
+/**
+ * Runs ops on a fresh store in a fresh directory (reopened in place by the
+ * reopen and crash ops); returns the final stats().diskBytes.
+ */
+async function runCase(
+  engine: EngineUnderTest,
+  preset: PresetName,
+  ops: readonly OpRec[],
+  keys: readonly string[] = KEY_POOL,
+  setup: CheckpointSetup = DEFAULT_SETUP,
+): Promise<number> {
+  const options = { ...presetOptions(engine, preset), ...setup };
+  const dir = makeTempDir();
+  const session: Session = {
+    db: await open(dir, options),
+    async reopen() {
+      await session.db.close();
+      session.db = await open(dir, options);
+    },
+  };
+  try {
+    await runSequence(session.db, ops, { keys, session, ckpt: newCheckpointModel(setup.retainCheckpoints) });
+    return session.db.stats().diskBytes;
+  } finally {
+    await session.db.close();
+    removeTempDir(dir);
+  }
+}
+
+function saveRegression(
+  engine: EngineUnderTest,
+  preset: PresetName,
+  setup: CheckpointSetup,
+  ops: readonly OpRec[],
+  details: string,
+): string | undefined {
   if (process.env['TIDEKV_SAVE_REGRESSIONS'] === '0') return undefined;
   const body: RegressionCase = {
     description: `Found by model.test.ts (${engine}, preset ${preset}, seed ${SEED}): ${details.split('\n')[0]}`,
     presets: [preset],
+    ...setup,
     ops: [...ops],
   };
   const json = JSON.stringify(body, null, 2) + '\n';
@@ -167,20 +241,28 @@ describe.each(ENGINES)('%s: model-based', (engine) => {
     for (const space of KEY_SPACES) {
       it(`random op sequences agree with a Map model (${space.name})`, async () => {
         let reachedDisk = 0;
+        let restored = 0;
         const details = await fc.check(
-          fc.asyncProperty(sequenceOf(fc.constantFrom(...space.keys)), async (ops) => {
-            if ((await runCase(engine, preset, ops, space.keys)) > 0) reachedDisk++;
+          fc.asyncProperty(sequenceOf(fc.constantFrom(...space.keys)), setupArb, async (ops, setup) => {
+            if ((await runCase(engine, preset, ops, space.keys, setup)) > 0) reachedDisk++;
+            // A sequence that restores after checkpointing exercises rollback for real.
+            const firstCheckpoint = ops.findIndex((o) => o.op === 'checkpoint');
+            if (firstCheckpoint >= 0 && ops.slice(firstCheckpoint).some((o) => o.op === 'restore' && o.missing !== true)) restored++;
           }),
           { numRuns: space.runs, seed: SEED, ...(PATH !== undefined ? { path: PATH } : {}), endOnFailure: false },
         );
         if (details.failed) {
           const message = fc.defaultReportMessage(details) ?? 'property failed';
-          const counterexample = details.counterexample?.[0];
-          const saved = counterexample !== undefined ? saveRegression(engine, preset, counterexample, String(details.errorInstance)) : undefined;
+          const counterexample = details.counterexample;
+          const saved =
+            counterexample !== null && counterexample !== undefined
+              ? saveRegression(engine, preset, counterexample[1], counterexample[0], String(details.errorInstance))
+              : undefined;
           throw new Error(`${message}${saved !== undefined ? `\nSaved as test/regressions/${saved}` : ''}`);
         }
         expect(details.numRuns).toBe(space.runs);
-        console.log(`${engine}/${preset}/${space.name}: ${reachedDisk} of ${space.runs} sequences reached disk`);
+        console.log(`${engine}/${preset}/${space.name}: ${reachedDisk} of ${space.runs} sequences reached disk, ${restored} restored a checkpoint`);
+        if (space.runs >= 20) expect(restored).toBeGreaterThan(space.runs / 10);
         // The tinyMemory preset exists to exercise the on-disk region: make sure it does.
         if (preset === 'tinyMemory' && space.runs >= 20) expect(reachedDisk).toBeGreaterThan(space.runs / 10);
       });
@@ -206,7 +288,10 @@ describe('regression cases (test/regressions/*.json)', () => {
         it(`${file} (${engine}, ${preset}): ${body.description}`, async () => {
           expect(PRESET_NAMES).toContain(preset);
           expect(Array.isArray(body.ops)).toBe(true);
-          await runCase(engine, preset, body.ops);
+          await runCase(engine, preset, body.ops, KEY_POOL, {
+            retainCheckpoints: body.retainCheckpoints ?? DEFAULT_SETUP.retainCheckpoints,
+            checkpointMode: body.checkpointMode ?? DEFAULT_SETUP.checkpointMode,
+          });
         });
       }
     }

@@ -2,7 +2,7 @@
 // failing sequences can be kept in test/regressions/), their expected
 // outcome on a Map<string, Buffer>, and a runner that applies a sequence to a
 // store and to the model and compares every result.
-import { TidekvError, type Op, type Store, type Value } from '../lib/index.js';
+import { TidekvError, type CheckpointInfo, type Op, type Store, type Value } from '../lib/index.js';
 import { INT64_MAX, INT64_MIN, int64Bytes, pseudoRandomBytes } from './helpers.js';
 
 /** A value: pseudo-random bytes, a UTF-8 string, or an 8-byte int64 (decimal string). */
@@ -32,7 +32,26 @@ export type OpRec =
   /** n puts of `size`-ish byte values to keys f<(start+i) % FILL_KEYS>: pushes the log forward. */
   | { op: 'fill'; n: number; size: number; start: number; seed: number }
   /** Compares the whole state, stats().keys, and runs verify(). */
-  | { op: 'check' };
+  | { op: 'check' }
+  /**
+   * checkpoint({ meta }): the model's state at the call becomes version `next`.
+   * `during` runs after the call and before the promise is awaited: those
+   * writes are not in the checkpoint (a nested checkpoint there is queued).
+   */
+  | { op: 'checkpoint'; meta?: string; during?: OpRec[] }
+  /**
+   * restore(v) of the retained version retained[pick % retained.length]; with
+   * `missing` (or when none is retained) a version that is not retained, which
+   * must fail with ERR_VERSION_NOT_FOUND and change nothing.
+   */
+  | { op: 'restore'; pick: number; missing?: boolean }
+  /** close() + open(): the state becomes the last checkpoint's (empty when none). */
+  | { op: 'reopen' }
+  /**
+   * A "crash": `during` ops (not checkpointed), a compaction left in flight,
+   * close() without a checkpoint, open(). Same expectation as reopen.
+   */
+  | { op: 'crash'; during?: OpRec[] };
 
 export const FILL_KEYS = 40;
 
@@ -40,7 +59,38 @@ export interface RegressionCase {
   description: string;
   /** Presets to replay on; all when absent. */
   presets?: string[];
+  /** Open option retainCheckpoints (default 3). */
+  retainCheckpoints?: number;
+  /** Open option checkpointMode (default 'incremental'). */
+  checkpointMode?: 'incremental' | 'fold-over';
   ops: OpRec[];
+}
+
+/**
+ * A store under test that can be closed and opened again: reopen() closes db
+ * (when still open) and sets db to a fresh open() of the same directory.
+ */
+export interface Session {
+  db: Store;
+  reopen(): Promise<void>;
+}
+
+/** What the model knows about checkpoints. */
+export interface CheckpointModel {
+  /** retainCheckpoints the store was opened with. */
+  retain: number;
+  /** The state and meta of every retained version. */
+  versions: Map<number, { state: Model; meta: string | undefined }>;
+  /** Retained versions, oldest first. */
+  retained: number[];
+  /** The version the next checkpoint gets. */
+  next: number;
+  /** Checkpoints called and not yet awaited. */
+  pending: number;
+}
+
+export function newCheckpointModel(retain = 3): CheckpointModel {
+  return { retain, versions: new Map(), retained: [], next: 1, pending: 0 };
 }
 
 export type Model = Map<string, Buffer>;
@@ -141,6 +191,10 @@ function expectOutcome(where: string, got: Outcome, want: Outcome): void {
 export interface RunContext {
   /** Extra keys to compare in full checks (the key pool). */
   keys: readonly string[];
+  /** Needed by reopen and crash; ops on checkpoints work without it. */
+  session?: Session;
+  /** Checkpoint bookkeeping (created by runSequence when absent). */
+  ckpt?: CheckpointModel;
 }
 
 function fillKey(i: number): string {
@@ -345,14 +399,159 @@ async function runOne(db: Store, model: Model, rec: OpRec, where: string, ctx: R
     case 'check':
       checkFullState(db, model, ctx, where);
       return;
+    case 'checkpoint':
+      await runCheckpoint(db, model, rec, where, ctx);
+      return;
+    case 'restore':
+      await runRestore(db, model, rec, where, ctx);
+      return;
+    case 'reopen':
+    case 'crash':
+      await runReopen(model, rec, where, ctx);
+      return;
   }
+}
+
+function checkpointModel(ctx: RunContext): CheckpointModel {
+  ctx.ckpt ??= newCheckpointModel();
+  return ctx.ckpt;
+}
+
+function describeError(e: unknown): string {
+  return e instanceof Error ? `${(e as TidekvError).code ?? e.name}: ${e.message}` : String(e);
+}
+
+/** Compares version and checkpoints() with the model's retained versions. */
+export function checkCheckpointList(db: Store, ckpt: CheckpointModel, where: string): void {
+  const want = ckpt.retained;
+  const wantVersion = want.length === 0 ? 0 : want[want.length - 1]!;
+  if (db.version !== wantVersion) fail(`${where}: version = ${db.version}, model says ${wantVersion}`);
+  const list = db.checkpoints();
+  const got = list.map((c) => c.version);
+  if (got.length !== want.length || got.some((v, i) => v !== want[i])) {
+    fail(`${where}: checkpoints() versions = ${show(got)}, model retains ${show(want)}`);
+  }
+  for (const info of list) {
+    const meta = ckpt.versions.get(info.version)?.meta;
+    if (info.meta !== meta) fail(`${where}: checkpoints() meta of v${info.version} = ${show(info.meta)}, model has ${show(meta)}`);
+  }
+}
+
+// The cut is taken when checkpoint() is called: the model's state then is the
+// version's state. Completion (in call order) makes it retained and drops the
+// oldest beyond retainCheckpoints.
+async function runCheckpoint(db: Store, model: Model, rec: Extract<OpRec, { op: 'checkpoint' }>, where: string, ctx: RunContext): Promise<void> {
+  const ckpt = checkpointModel(ctx);
+  const version = ckpt.next++;
+  const state: Model = new Map(model); // values are never mutated in place
+  ckpt.pending++;
+  const taking = db.checkpoint(rec.meta === undefined ? {} : { meta: rec.meta });
+  let info: CheckpointInfo | undefined;
+  let error: unknown;
+  const settled = taking.then(
+    (r) => void (info = r),
+    (e) => void (error = e),
+  );
+  for (const [i, sub] of (rec.during ?? []).entries()) {
+    if (sub.op === 'restore' || sub.op === 'reopen' || sub.op === 'crash' || sub.op === 'compact') {
+      fail(`${where}: ${sub.op} during a checkpoint is not supported by the model`);
+    }
+    await runOne(db, model, sub, `${where}.during[${i}] ${JSON.stringify(sub)}`, ctx);
+  }
+  await settled;
+  ckpt.pending--;
+  if (error !== undefined) fail(`${where}: checkpoint rejected: ${describeError(error)}`);
+  const got = info!;
+  if (got.version !== version) fail(`${where}: checkpoint version = ${got.version}, model says ${version}`);
+  if (got.meta !== rec.meta) fail(`${where}: checkpoint meta = ${show(got.meta)}, given ${show(rec.meta)}`);
+  for (const name of ['bytesWritten', 'totalBytes', 'pauseMs', 'durationMs', 'createdAt'] as const) {
+    const v = got[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(`${where}: checkpoint ${name} = ${show(v)}`);
+  }
+  if (got.totalBytes < got.bytesWritten) fail(`${where}: totalBytes ${got.totalBytes} < bytesWritten ${got.bytesWritten}`);
+  ckpt.versions.set(version, { state, meta: rec.meta });
+  // A checkpoint nested in this one's `during` was awaited there, so its bookkeeping ran first.
+  ckpt.retained.push(version);
+  ckpt.retained.sort((a, b) => a - b);
+  while (ckpt.retained.length > ckpt.retain) ckpt.versions.delete(ckpt.retained.shift()!);
+  // Nested checkpoints complete after this one: compare the list when none is in flight.
+  if (ckpt.pending === 0) checkCheckpointList(db, ckpt, where);
+}
+
+function replaceState(model: Model, state: Model | undefined): void {
+  model.clear();
+  for (const [k, v] of state ?? []) model.set(k, v);
+}
+
+async function runRestore(db: Store, model: Model, rec: Extract<OpRec, { op: 'restore' }>, where: string, ctx: RunContext): Promise<void> {
+  const ckpt = checkpointModel(ctx);
+  if (rec.missing === true || ckpt.retained.length === 0) {
+    // A version that was never taken, or one that retention dropped.
+    const dropped = ckpt.retained.length > 0 && ckpt.retained[0]! > 1 ? [ckpt.retained[0]! - 1] : [];
+    const candidates = [ckpt.next, ckpt.next + 1 + (rec.pick % 7), ...dropped];
+    const version = candidates[rec.pick % candidates.length]!;
+    let error: unknown;
+    try {
+      await db.restore(version);
+    } catch (e) {
+      error = e;
+    }
+    if (!(error instanceof TidekvError) || error.code !== 'ERR_VERSION_NOT_FOUND') {
+      fail(`${where}: restore(${version}) of a version not retained: expected ERR_VERSION_NOT_FOUND, got ${error === undefined ? 'success' : describeError(error)}`);
+    }
+    checkCheckpointList(db, ckpt, where);
+    checkFullState(db, model, ctx, `${where} (state after the failed restore)`);
+    return;
+  }
+  const version = ckpt.retained[rec.pick % ckpt.retained.length]!;
+  const restoring = db.restore(version);
+  // Every other call is refused while the restore runs.
+  const during = capture(() => db.get('a'));
+  if (during.ok || during.code !== 'ERR_BUSY') fail(`${where}: get() during restore: expected ERR_BUSY, got ${during.ok ? 'success' : during.code}`);
+  try {
+    await restoring;
+  } catch (e) {
+    fail(`${where}: restore(${version}) rejected: ${describeError(e)}`);
+  }
+  for (const v of ckpt.retained.filter((x) => x > version)) ckpt.versions.delete(v);
+  ckpt.retained = ckpt.retained.filter((x) => x <= version);
+  ckpt.next = version + 1;
+  replaceState(model, ckpt.versions.get(version)!.state);
+  checkCheckpointList(db, ckpt, where);
+  checkFullState(db, model, ctx, `${where} (state after restore)`);
+}
+
+// close + open (or, for a crash, writes that are never checkpointed and a
+// compaction left in flight first): the state becomes the last checkpoint's.
+async function runReopen(model: Model, rec: Extract<OpRec, { op: 'reopen' | 'crash' }>, where: string, ctx: RunContext): Promise<void> {
+  const session = ctx.session;
+  if (session === undefined) fail(`${where}: ${rec.op} needs a session`);
+  const ckpt = checkpointModel(ctx);
+  if (rec.op === 'crash') {
+    for (const [i, sub] of (rec.during ?? []).entries()) {
+      if (sub.op === 'restore' || sub.op === 'reopen' || sub.op === 'crash' || sub.op === 'checkpoint') {
+        fail(`${where}: ${sub.op} inside a crash is not supported by the model`);
+      }
+      await runOne(session.db, model, sub, `${where}.during[${i}] ${JSON.stringify(sub)}`, ctx);
+    }
+    // Left running: close must wait for it or stop it, never lose the checkpointed state.
+    session.db.compact().catch(() => undefined);
+  }
+  await session.reopen();
+  const last = ckpt.retained[ckpt.retained.length - 1];
+  replaceState(model, last === undefined ? undefined : ckpt.versions.get(last)!.state);
+  ckpt.next = (last ?? 0) + 1;
+  checkCheckpointList(session.db, ckpt, where);
+  checkFullState(session.db, model, ctx, `${where} (state after reopening)`);
 }
 
 /** Runs ops against db and model; throws (with the op index and record) on the first difference. */
 export async function runSequence(db: Store, ops: readonly OpRec[], ctx: RunContext, model: Model = new Map()): Promise<Model> {
+  const current = (): Store => ctx.session?.db ?? db;
   for (const [i, rec] of ops.entries()) {
-    await runOne(db, model, rec, `op ${i} ${JSON.stringify(rec)}`, ctx);
+    await runOne(current(), model, rec, `op ${i} ${JSON.stringify(rec)}`, ctx);
   }
-  checkFullState(db, model, ctx, 'after the sequence');
+  checkFullState(current(), model, ctx, 'after the sequence');
+  if (ctx.ckpt !== undefined) checkCheckpointList(current(), ctx.ckpt, 'after the sequence');
   return model;
 }

@@ -119,7 +119,7 @@ describe('results cannot be detached from under the store', () => {
     db.put('a', 'AAAAAAAA');
     db.put('b', 'BBBBBBBB');
     const a = db.get('a')!;
-    const backing = a.buffer;
+    const backing = a.buffer as ArrayBuffer; // get() never returns shared memory
     const copy = new Uint8Array(structuredClone(backing, { transfer: [backing] }));
     expect(a.byteLength).toBe(8); // not detached
     const snapshot = Buffer.from(copy);
@@ -132,7 +132,8 @@ describe('results cannot be detached from under the store', () => {
     const db = await store();
     db.putMany(['a', 'b'], ['AAAA', 'BBBB']);
     const [a] = db.getMany(['a', 'b']);
-    structuredClone(a!.buffer, { transfer: [a!.buffer] });
+    const backing = a!.buffer as ArrayBuffer;
+    structuredClone(backing, { transfer: [backing] });
     expect(a!.toString()).toBe('AAAA');
     expect(db.getMany(['b', 'a']).map((v) => v?.toString())).toEqual(['BBBB', 'AAAA']);
   });

@@ -363,13 +363,18 @@ void HybridLogEngine::CollectGarbageLocked() {
       uint64_t version = 0;
       const bool checkpoint_file = ParseCheckpointDataFileName(name, kSnapshotPrefix, &version) ||
                                    ParseCheckpointDataFileName(name, kIndexPrefix, &version);
-      const bool stray_manifest = ParseManifestFileName(name, &version) &&
+      const bool manifest = !checkpoint_file && ParseManifestFileName(name, &version);
+      const bool stray_manifest = manifest &&
                                   std::none_of(retained_.begin(), retained_.end(), [&](const Retained& r) {
                                     return r.manifest.info.version == version;
                                   });
       const bool temp = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0;
-      // Files of checkpoints not yet written (version >= next_to_write_) belong to a writer.
-      if ((checkpoint_file && !needed.count(name) && version <= next_to_write_) || stray_manifest || temp) {
+      // Files of cuts taken and not yet written (next_to_write_ <= version <
+      // next_version_) belong to a writer; any other file no manifest names is
+      // garbage: of a dropped or failed checkpoint, of versions a restore
+      // discarded, or left by a crash (this also runs at open).
+      const bool in_flight = version >= next_to_write_ && version < next_version_;
+      if ((checkpoint_file && !needed.count(name) && !in_flight) || (stray_manifest && !in_flight) || temp) {
         (void)env->DeleteFile(JoinPath(dir_, name));
       }
     }
@@ -438,7 +443,10 @@ Status HybridLogEngine::LoadCheckpoint(const CheckpointManifest& manifest, const
     FileHeader header;
     TIDEKV_RETURN_IF_ERROR(ReadBlockFile(options_.env, path, BlockFileKind::kLogSnapshot, &header,
                                          [&](uint64_t address, Slice bytes) -> Status {
-                                           if (address < state.begin || address + bytes.size() > r.tail) {
+                                           // An older snapshot in the chain may hold bytes below the
+                                           // current begin or flushed (compacted away or in segments
+                                           // since): WriteRecovered keeps only [flushed, tail).
+                                           if (address > r.tail || bytes.size() > r.tail - address) {
                                              return Status::Corruption(path + ": a block lies outside its log range");
                                            }
                                            log->WriteRecovered(address, bytes);

@@ -216,6 +216,64 @@ TEST(Checkpoint, RetentionDeletesFilesNoCheckpointNeeds) {
   ExpectState(db.get(), model, 400, "reopened after retention");
 }
 
+// Every checkpoint file in /db is named by a retained manifest.
+void ExpectNoOrphans(MemEnv* env, Engine* db, const char* where) {
+  std::set<std::string> needed;
+  std::vector<CheckpointInfo> list;
+  db->ListCheckpoints(&list);
+  for (const CheckpointInfo& i : list) {
+    CheckpointManifest m;
+    if (!ReadManifest(env, "/db", i.version, &m).ok()) testing::ReportFailure(__FILE__, __LINE__, where);
+    needed.insert(m.files.begin(), m.files.end());
+    needed.insert(ManifestFileName(i.version));
+  }
+  std::vector<std::string> names;
+  (void)env->ListDir("/db", &names);
+  for (const std::string& n : names) {
+    uint64_t v = 0;
+    const bool checkpoint_file = ParseManifestFileName(n, &v) || ParseCheckpointDataFileName(n, "snap", &v) ||
+                                 ParseCheckpointDataFileName(n, "index", &v);
+    const bool temp = n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0;
+    if ((checkpoint_file && needed.count(n) == 0) || temp) {
+      testing::ReportFailure(__FILE__, __LINE__, std::string(where) + ": orphan " + n);
+    }
+  }
+}
+
+void PlantFile(MemEnv* env, const std::string& name) {
+  std::unique_ptr<File> f;
+  if (!env->OpenFile("/db/" + name, OpenMode::kCreateTruncate, &f).ok() || !f->WriteAt(0, Slice("junk", 4)).ok()) {
+    testing::ReportFailure(__FILE__, __LINE__, "plant " + name);
+  }
+}
+
+TEST(Checkpoint, RestoreAndOpenLeaveNoOrphans) {
+  MemEnv env;
+  auto db = OpenOrDie(Small(&env));
+  ASSERT_TRUE(db != nullptr);
+  std::mt19937_64 rng(testing::TestSeed() + 11);
+  Model model;
+  std::map<uint64_t, Model> versions;
+  for (int round = 0; round < 3; ++round) {
+    // New keys each round, so every checkpoint writes index chunks as well as a snapshot.
+    for (int i = 0; i < 600; ++i) Mutate(db.get(), &model, rng, 200 + 200 * round);
+    CheckpointInfo info;
+    ASSERT_OK(Checkpoint(db.get(), &info));
+    versions[info.version] = model;
+  }
+  // The files of versions 2 and 3 go with their manifests.
+  ASSERT_OK(db->Restore(1));
+  ExpectNoOrphans(&env, db.get(), "after restore(1)");
+  db.reset();
+  // A crash can leave files of a checkpoint whose manifest never landed, of any version.
+  PlantFile(&env, CheckpointDataFileName("snap", 7));
+  PlantFile(&env, CheckpointDataFileName("index", 2));
+  PlantFile(&env, ManifestFileName(9) + ".tmp");
+  db = OpenOrDie(Small(&env));
+  ExpectNoOrphans(&env, db.get(), "after reopening");
+  ExpectState(db.get(), versions[1], 600, "reopened");
+}
+
 TEST(Checkpoint, LargerThanMemoryRoundTrip) {
   MemEnv env;
   HybridLogOptions o = Small(&env, 4);  // 256 KiB of memory

@@ -377,6 +377,12 @@ Status PagedLog::TakeCut(bool fold_over, Cut* cut) {
   } else {
     cut->flushed = flushed_until_.load(std::memory_order_acquire);
     cut->tail = tail_;
+    // Compaction may have moved begin past pages still waiting for the flush
+    // thread. The recovered log needs begin <= flushed (everything below
+    // `flushed` is in segments, everything above in memory), so the cut keeps
+    // the dead records in between: they are in the snapshot and recovery
+    // treats them like any other compacted-away record.
+    cut->begin = std::min(cut->begin, cut->flushed);
     frozen_until_ = tail_;
     UpdateMutableFrom();
   }
@@ -457,11 +463,14 @@ Status PagedLog::OpenRecovered(const Options& options, const Recovered& state) {
   flushed_until_.store(state.flushed, std::memory_order_release);
   head_ = read_only_ = state.flushed;
   first_live_segment_ = begin_ / options_.segment_bytes;
-  if (state.flushed > begin_) {
-    for (uint64_t n = begin_ / options_.segment_bytes; n <= (state.flushed - 1) / options_.segment_bytes; ++n) {
-      Segment* segment = nullptr;
-      TIDEKV_RETURN_IF_ERROR(OpenSegment(n, &segment));
-    }
+  // Every segment file holding bytes below `flushed`, from begin's on. That
+  // includes the one `flushed` falls in even when begin == flushed (the cut
+  // may lower begin to flushed): pages from `flushed` on are written into that
+  // same file, and creating it afresh would truncate the bytes below.
+  for (uint64_t n = begin_ / options_.segment_bytes;
+       std::max(n * options_.segment_bytes, kFirstAddress) < state.flushed; ++n) {
+    Segment* segment = nullptr;
+    TIDEKV_RETURN_IF_ERROR(OpenSegment(n, &segment));
   }
   // Memory for the pages of [flushed, tail]; those that do not fit the frames
   // go to temporary buffers and are written to segments by FinishRecovery.

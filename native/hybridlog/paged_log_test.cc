@@ -114,6 +114,42 @@ TEST(PagedLog, SegmentFilesCarryAHeaderAndTheFlushedPages) {
   ASSERT_OK(VerifyRecord(contents.data() + kSegmentDataOffset, kPage, "segment 1 record 0"));
 }
 
+// A checkpoint may record begin == flushed in the middle of a segment (the
+// cut lowers begin to flushed). The recovered log writes pages from `flushed`
+// on into that same file: it must open it, not create it afresh, or the bytes
+// below `flushed` that older checkpoints need are truncated away.
+TEST(PagedLog, RecoveryKeepsTheSegmentFlushedFallsInWhenBeginEqualsFlushed) {
+  MemEnv env;
+  ASSERT_OK(env.CreateDir("/log"));
+  {
+    PagedLog log;
+    ASSERT_OK(log.Open(SmallLog(&env)));
+    Status s;
+    for (int i = 0; i < 1500; ++i) {  // ~12 pages: segment 0 is flushed whole
+      AppendRecord(&log, 500, 'a', &s);
+      ASSERT_OK(s);
+    }
+    ASSERT_OK(log.Close());
+  }
+  std::string before;
+  ASSERT_OK(env.ReadAll("/log/" + SegmentFileName(0), &before));
+  PagedLog::Recovered markers;
+  markers.begin = markers.flushed = markers.tail = 2 * uint64_t{kPage};
+  PagedLog log;
+  ASSERT_OK(log.OpenRecovered(SmallLog(&env), markers));
+  ASSERT_OK(log.FinishRecovery());
+  Status s;
+  for (int i = 0; i < 1500; ++i) {  // pushes pages 2.. out to segment 0 again
+    AppendRecord(&log, 500, 'b', &s);
+    ASSERT_OK(s);
+  }
+  ASSERT_OK(log.Close());
+  std::string after;
+  ASSERT_OK(env.ReadAll("/log/" + SegmentFileName(0), &after));
+  ASSERT_TRUE(after.size() >= kSegmentDataOffset + 2 * kPage);
+  EXPECT_TRUE(std::memcmp(before.data(), after.data(), kSegmentDataOffset + 2 * kPage) == 0);
+}
+
 TEST(PagedLog, SetBeginDeletesOnlyWholeFlushedSegmentsBelowIt) {
   MemEnv env;
   ASSERT_OK(env.CreateDir("/log"));
