@@ -102,6 +102,7 @@ Status HybridLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>
   }
   CheckpointManifest manifest;
   CheckpointState state;
+  GarbagePlan garbage;
   Status s = WriteCheckpoint(t, &manifest, &state);
   {
     Lock lock = LockBackground();
@@ -122,7 +123,13 @@ Status HybridLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>
     log_->ClearDirtyMarks(t->cut.dirty);
     inflight_begins_.erase(inflight_begins_.find(t->cut.begin));
     if (--outstanding_cuts_ == 0) log_->Unfreeze();
-    CollectGarbageLocked();
+    // Later cuts' files (versions after this one) are being written.
+    PlanGarbageLocked(t->version + 1, &garbage);
+  }
+  // Still this checkpoint's turn: the next writer and restore wait for it.
+  RemoveGarbage(garbage);
+  {
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
     ++next_to_write_;
   }
   ckpt_cv_.notify_all();
@@ -331,58 +338,59 @@ Status HybridLogEngine::WriteIndexDelta(Ticket* t, const CheckpointState* previo
 // ---------------------------------------------------------------------------
 // Retention and garbage
 
-void HybridLogEngine::CollectGarbageLocked() {
-  Env* env = options_.env;
-  bool removed_manifest = false;
+void HybridLogEngine::PlanGarbageLocked(uint64_t protect_from, GarbagePlan* plan) {
   while (retained_.size() > std::max<uint32_t>(options_.retain_checkpoints, 1)) {
-    // The manifest goes first: a crash after this leaves files no manifest
-    // names (deleted at the next open), never a manifest without its files.
-    (void)env->DeleteFile(JoinPath(dir_, ManifestFileName(retained_.front().manifest.info.version)));
+    plan->manifests.push_back(ManifestFileName(retained_.front().manifest.info.version));
     retained_.erase(retained_.begin());
-    removed_manifest = true;
   }
-  if (removed_manifest) (void)env->SyncDir(dir_);
-  std::set<std::string> needed;
+  plan->needed.clear();
   retained_floor_ = UINT64_MAX;
   for (const Retained& r : retained_) {
-    needed.insert(r.manifest.files.begin(), r.manifest.files.end());
-    needed.insert(ManifestFileName(r.manifest.info.version));
+    plan->needed.insert(r.manifest.files.begin(), r.manifest.files.end());
+    plan->needed.insert(ManifestFileName(r.manifest.info.version));
+    plan->retained_versions.insert(r.manifest.info.version);
     retained_floor_ = std::min(retained_floor_, r.state.begin);
   }
-  // Disk used by checkpoints besides the segments (stats().diskBytes).
-  checkpoint_file_bytes_ = 0;
-  for (const std::string& name : needed) {
-    uint64_t n = 0, size = 0;
-    if (!ParseSegmentFileName(name, &n) && env->FileSize(JoinPath(dir_, name), &size).ok()) {
-      checkpoint_file_bytes_ += size;
-    }
-  }
-  std::vector<std::string> names;
-  if (env->ListDir(dir_, &names).ok()) {
-    for (const std::string& name : names) {
-      uint64_t version = 0;
-      const bool checkpoint_file = ParseCheckpointDataFileName(name, kSnapshotPrefix, &version) ||
-                                   ParseCheckpointDataFileName(name, kIndexPrefix, &version);
-      const bool manifest = !checkpoint_file && ParseManifestFileName(name, &version);
-      const bool stray_manifest = manifest &&
-                                  std::none_of(retained_.begin(), retained_.end(), [&](const Retained& r) {
-                                    return r.manifest.info.version == version;
-                                  });
-      const bool temp = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0;
-      // Files of cuts taken and not yet written (next_to_write_ <= version <
-      // next_version_) belong to a writer; any other file no manifest names is
-      // garbage: of a dropped or failed checkpoint, of versions a restore
-      // discarded, or left by a crash (this also runs at open).
-      const bool in_flight = version >= next_to_write_ && version < next_version_;
-      if ((checkpoint_file && !needed.count(name) && !in_flight) || (stray_manifest && !in_flight) || temp) {
-        (void)env->DeleteFile(JoinPath(dir_, name));
-      }
-    }
-  }
+  plan->protect_from = protect_from;
   uint64_t floor = retained_floor_;
   if (!inflight_begins_.empty()) floor = std::min(floor, *inflight_begins_.begin());
   uint64_t deleted = 0;
   log_->SetRetainFloor(floor, &deleted);
+}
+
+// File I/O only: callers hold their turn to write (or no cut can exist), not
+// the engine lock, so a slow unlink or directory fsync never stalls calls.
+void HybridLogEngine::RemoveGarbage(const GarbagePlan& plan) {
+  Env* env = options_.env;
+  // Manifests first: a crash after this leaves files no manifest names
+  // (deleted at the next open), never a manifest without its files.
+  for (const std::string& name : plan.manifests) (void)env->DeleteFile(JoinPath(dir_, name));
+  if (!plan.manifests.empty()) (void)env->SyncDir(dir_);
+  std::vector<std::string> names;
+  if (env->ListDir(dir_, &names).ok()) {
+    for (const std::string& name : names) {
+      uint64_t version = 0;
+      const bool data_file = ParseCheckpointDataFileName(name, kSnapshotPrefix, &version) ||
+                             ParseCheckpointDataFileName(name, kIndexPrefix, &version);
+      const bool manifest = !data_file && ParseManifestFileName(name, &version);
+      const bool temp = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0;
+      // Versions from protect_from on belong to cuts being written; any other
+      // file no retained manifest names is garbage: of a dropped or failed
+      // checkpoint, of versions a restore discarded, or left by a crash.
+      const bool protected_version = version >= plan.protect_from;
+      const bool garbage = (data_file && !plan.needed.count(name) && !protected_version) ||
+                           (manifest && !plan.retained_versions.count(version) && !protected_version) ||
+                           (temp && plan.protect_from == UINT64_MAX);
+      if (garbage) (void)env->DeleteFile(JoinPath(dir_, name));
+    }
+  }
+  // Disk used by checkpoints besides the segments (stats().diskBytes).
+  uint64_t bytes = 0;
+  for (const std::string& name : plan.needed) {
+    uint64_t n = 0, size = 0;
+    if (!ParseSegmentFileName(name, &n) && env->FileSize(JoinPath(dir_, name), &size).ok()) bytes += size;
+  }
+  checkpoint_file_bytes_.store(bytes, std::memory_order_relaxed);
 }
 
 void HybridLogEngine::ListCheckpoints(std::vector<CheckpointInfo>* checkpoints) {
@@ -545,7 +553,9 @@ Status HybridLogEngine::Recover() {
   }
   Lock lock = LockForeground();
   std::lock_guard<std::mutex> ck(ckpt_mu_);
-  CollectGarbageLocked();
+  GarbagePlan garbage;
+  PlanGarbageLocked(UINT64_MAX, &garbage);  // no cut exists yet
+  RemoveGarbage(garbage);
   // Segment files wholly below every retained checkpoint are garbage too.
   for (const std::string& name : names) {
     uint64_t n = 0;
@@ -599,7 +609,10 @@ Status HybridLogEngine::Restore(uint64_t version) {
     next_version_ = next_to_write_ = version + 1;
     carry_index_.clear();
     force_full_ = false;
-    CollectGarbageLocked();
+    // No cut can exist during a restore; calls are refused meanwhile anyway.
+    GarbagePlan garbage;
+    PlanGarbageLocked(UINT64_MAX, &garbage);
+    RemoveGarbage(garbage);
     return Status::OK();
   }();
   restoring_ = false;

@@ -604,7 +604,7 @@ void HybridLogEngine::GetStats(EngineStats* stats) {
   const PagedLog::Counters c = log_->counters();
   stats->keys = keys_;
   stats->memory_bytes = log_->memory_bytes() + index_->MemoryBytes();
-  stats->disk_bytes = c.disk_bytes + checkpoint_file_bytes_;
+  stats->disk_bytes = c.disk_bytes + checkpoint_file_bytes_.load(std::memory_order_relaxed);
   stats->extra = {
       {"logMemoryBytes", log_->memory_bytes()},
       {"memoryBudgetBytes", options_.memory_budget_bytes},
@@ -626,7 +626,7 @@ void HybridLogEngine::GetStats(EngineStats* stats) {
       {"compactions", compactions_},
       {"checkpointsInFlight", static_cast<uint64_t>(outstanding_cuts_)},
       {"segmentBytes", c.disk_bytes},
-      {"checkpointFileBytes", checkpoint_file_bytes_},
+      {"checkpointFileBytes", checkpoint_file_bytes_.load(std::memory_order_relaxed)},
   };
 }
 

@@ -162,9 +162,20 @@ class HybridLogEngine final : public Engine {
   Status Recover();
   // Builds index_ and log_ from a checkpoint.
   Status LoadCheckpoint(const CheckpointManifest& manifest, const CheckpointState& state);
-  // Deletes checkpoint files that no retained checkpoint names, and stale
-  // segments; tightens the segment retain floor. REQUIRES ckpt_mu_ held.
-  void CollectGarbageLocked();
+  // What a checkpoint, restore or open leaves behind: retained_ trimmed to
+  // retain_checkpoints under the lock, the files removed after it.
+  struct GarbagePlan {
+    std::vector<std::string> manifests;        // of dropped checkpoints, deleted first
+    std::set<std::string> needed;              // every file a retained checkpoint names
+    std::set<uint64_t> retained_versions;
+    uint64_t protect_from = UINT64_MAX;        // versions from here on belong to writers
+  };
+  // Trims retained_, fills the plan, tightens the segment retain floor.
+  // REQUIRES the engine lock and ckpt_mu_.
+  void PlanGarbageLocked(uint64_t protect_from, GarbagePlan* plan);
+  // Deletes the plan's dropped manifests and every checkpoint file no retained
+  // checkpoint names. REQUIRES the caller's turn to write (no other GC runs).
+  void RemoveGarbage(const GarbagePlan& plan);
   PagedLog::Options LogOptions(uint64_t page_bytes, uint64_t segment_bytes) const;
 
   HybridLogOptions options_;
@@ -190,7 +201,7 @@ class HybridLogEngine final : public Engine {
   int outstanding_cuts_ = 0;     // cut but not yet written (the freeze lasts while > 0)
   std::multiset<uint64_t> inflight_begins_;  // begin of each outstanding cut (segments it needs)
   bool restoring_ = false;
-  uint64_t checkpoint_file_bytes_ = 0;  // retained manifests, snapshots and index files
+  std::atomic<uint64_t> checkpoint_file_bytes_{0};  // retained manifests, snapshots and index files
   std::atomic<bool> stop_compaction_{false};
 
   // Guarded by ckpt_mu_ (lock order: mu_ before ckpt_mu_).
