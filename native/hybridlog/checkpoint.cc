@@ -35,7 +35,7 @@ constexpr uint64_t kMinBaseRegionBytes = 1u << 20;
 class HybridLogEngine::Ticket final : public CheckpointTicket {
  public:
   PagedLog::Cut cut;
-  std::vector<HashIndex::ChunkImage> index_images;
+  HashIndex::ChunkImages index_images;
   uint64_t bucket_bits = 0;
   uint64_t overflow_used = 0;
   uint64_t live_entries = 0;
@@ -114,7 +114,9 @@ Status HybridLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>
     } else {
       // Nothing of this checkpoint is named by a manifest. Its dirty index
       // chunks go with the next one; its log bytes, by writing everything.
-      for (HashIndex::ChunkImage& image : t->index_images) carry_index_[image.id] = std::move(image.bytes);
+      for (size_t i = 0; i < t->index_images.size(); ++i) {
+        carry_index_[t->index_images.ids[i]] = std::string(t->index_images.image(i));
+      }
       force_full_ = true;
       (void)options_.env->DeleteFile(JoinPath(dir_, CheckpointDataFileName(kSnapshotPrefix, t->version)));
       (void)options_.env->DeleteFile(JoinPath(dir_, CheckpointDataFileName(kIndexPrefix, t->version)));
@@ -297,7 +299,7 @@ Status HybridLogEngine::WriteIndexDelta(Ticket* t, const CheckpointState* previo
   state->overflow_used = t->overflow_used;
   state->live_entries = t->live_entries;
   const uint64_t main_chunks = ((uint64_t{1} << t->bucket_bits) + HashIndex::kChunkBuckets - 1) / HashIndex::kChunkBuckets;
-  const uint64_t overflow_chunks = (t->overflow_used + HashIndex::kChunkBuckets - 1) / HashIndex::kChunkBuckets;
+  const uint64_t overflow_chunks = (t->overflow_used + HashIndex::kOverflowChunk - 1) / HashIndex::kOverflowChunk;
   auto in_range = [&](uint64_t id) {
     return id < HashIndex::kOverflowChunkId ? id < main_chunks : id - HashIndex::kOverflowChunkId < overflow_chunks;
   };
@@ -306,7 +308,7 @@ Status HybridLogEngine::WriteIndexDelta(Ticket* t, const CheckpointState* previo
   for (const auto& [id, image] : carry_index_) {
     if (in_range(id)) images[id] = image;
   }
-  for (const HashIndex::ChunkImage& image : t->index_images) images[image.id] = image.bytes;
+  for (size_t i = 0; i < t->index_images.size(); ++i) images[t->index_images.ids[i]] = t->index_images.image(i);
 
   std::map<uint64_t, uint64_t> versions;
   if (previous != nullptr && previous->bucket_bits == t->bucket_bits) versions = previous->chunk_versions;

@@ -49,18 +49,25 @@ void HashIndex::MarkAllDirty() {
   dirty_overflow_.assign(overflow_chunks_.size(), 1);
 }
 
-void HashIndex::TakeDirtyChunks(std::vector<ChunkImage>* images) {
+void HashIndex::TakeDirtyChunks(ChunkImages* images) {
+  auto add = [images](uint64_t id, const Bucket* first, uint64_t n) {
+    images->ids.push_back(id);
+    images->bytes.append(reinterpret_cast<const char*>(first), n * sizeof(Bucket));
+    images->offsets.push_back(images->bytes.size());
+  };
+  // Sized once: the cut runs on the caller's thread, under the engine lock.
+  uint64_t dirty = 0;
+  for (uint8_t d : dirty_main_) dirty += d;
+  images->bytes.reserve(images->bytes.size() + dirty * kChunkBuckets * sizeof(Bucket));
   for (uint64_t c = 0; c < dirty_main_.size(); ++c) {
     if (!dirty_main_[c]) continue;
     const uint64_t first = c * kChunkBuckets;
-    const uint64_t n = std::min(kChunkBuckets, bucket_count() - first);
-    images->push_back({c, std::string(reinterpret_cast<const char*>(&buckets_[first]), n * sizeof(Bucket))});
+    add(c, &buckets_[first], std::min(kChunkBuckets, bucket_count() - first));
     dirty_main_[c] = 0;
   }
   for (uint64_t c = 0; c < dirty_overflow_.size(); ++c) {
     if (!dirty_overflow_[c]) continue;
-    images->push_back({kOverflowChunkId + c, std::string(reinterpret_cast<const char*>(overflow_chunks_[c].get()),
-                                                         kOverflowChunk * sizeof(Bucket))});
+    add(kOverflowChunkId + c, overflow_chunks_[c].get(), kOverflowChunk);
     dirty_overflow_[c] = 0;
   }
 }

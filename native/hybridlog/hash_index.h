@@ -35,8 +35,8 @@
 //   3. Splitting preserves 1: two entries that differed on min(len) bits and
 //      share the split bit differ on the remaining min(len) - 1 bits.
 //
-// Checkpoints. The index is saved in chunks of kChunkBuckets buckets (64
-// KiB): main chunk c holds buckets [c * kChunkBuckets, ...), overflow chunk c
+// Checkpoints. The index is saved in chunks of kChunkBuckets buckets (512
+// bytes): main chunk c holds buckets [c * kChunkBuckets, ...), overflow chunk c
 // (id kOverflowChunkId + c) holds overflow buckets the same way. Every write
 // to a slot marks its chunk dirty (SetAddress, FindOrCreate); a checkpoint
 // copies the dirty chunks (TakeDirtyChunks) and recovery loads the newest
@@ -90,15 +90,24 @@ class HashIndex {
     MarkDirty(slot);
   }
 
-  static constexpr uint64_t kChunkBuckets = 1024;
+  // Small chunks keep a checkpoint's index delta (and the copy the cut makes
+  // on the calling thread) near the buckets that changed: scattered updates
+  // dirty one chunk each. 8 buckets = 512 bytes; a checkpoint block adds 16.
+  static constexpr uint64_t kChunkBuckets = 8;
   static constexpr uint64_t kOverflowChunkId = uint64_t{1} << 40;
-  struct ChunkImage {
-    uint64_t id;
+  // Overflow buckets are allocated (and saved) this many at a time.
+  static constexpr uint64_t kOverflowChunk = 1024;
+  // Copies of chunks, in one allocation: chunk i is bytes[offsets[i], offsets[i + 1]).
+  struct ChunkImages {
+    std::vector<uint64_t> ids;
+    std::vector<uint64_t> offsets{0};
     std::string bytes;
+    size_t size() const { return ids.size(); }
+    Slice image(size_t i) const { return Slice(bytes.data() + offsets[i], offsets[i + 1] - offsets[i]); }
   };
   // Appends a copy of every chunk written since the last call and forgets
   // that they were dirty.
-  void TakeDirtyChunks(std::vector<ChunkImage>* images);
+  void TakeDirtyChunks(ChunkImages* images);
   void MarkAllDirty();
   // Recovery: an empty index of this shape, then every chunk's image.
   Status InitForRecovery(int bucket_bits, uint64_t overflow_used, uint64_t live_entries);
@@ -160,7 +169,6 @@ class HashIndex {
   bool EntryAcceptsHash(uint64_t entry, uint64_t hash) const { return TagMatches(entry, FullTag(hash)); }
 
  private:
-  static constexpr uint64_t kOverflowChunk = 1024;
 
   uint64_t FullTag(uint64_t hash) const { return (hash >> bucket_bits_) & ((1u << kTagBits) - 1); }
   static bool TagMatches(uint64_t entry, uint64_t full_tag) {
