@@ -13,13 +13,13 @@ namespace tidekv::hlog {
 namespace {
 HashIndex::Bucket* AllocateBuckets(uint64_t count) {
   const size_t bytes = count * sizeof(HashIndex::Bucket);
-  void* p = AllocateLargeBlock(bytes);
-  if (p != nullptr) std::memset(p, 0, bytes);
-  return static_cast<HashIndex::Bucket*>(p);
+  return static_cast<HashIndex::Bucket*>(AllocateLargeBlock(bytes));  // zero
 }
 }  // namespace
 
-HashIndex::~HashIndex() { std::free(buckets_); }
+HashIndex::~HashIndex() {
+  if (buckets_ != nullptr) FreeLargeBlock(buckets_, bucket_count() * sizeof(Bucket));
+}
 
 Status HashIndex::Init(int bucket_bits) {
   if (bucket_bits < 1 || bucket_bits > kMaxIndexBucketBits) {

@@ -189,7 +189,7 @@ class HashIndex {
 
   int bucket_bits_ = 0;
   uint64_t bucket_mask_ = 0;
-  Bucket* buckets_ = nullptr;  // aligned_alloc'd
+  Bucket* buckets_ = nullptr;  // AllocateLargeBlock'd
   std::vector<std::unique_ptr<Bucket[]>> overflow_chunks_;
   uint64_t overflow_used_ = 0;
   uint64_t live_entries_ = 0;  // used slots, counting dead ones until Grow drops them

@@ -52,9 +52,11 @@
 
 namespace tidekv::hlog {
 
-// Allocates memory for large structures (log pages, the hash index),
-// page-aligned. Free with free().
+// Allocates zeroed, page-aligned memory for large structures (log pages,
+// the hash index); nullptr when out of memory. Free with FreeLargeBlock and
+// the same size.
 void* AllocateLargeBlock(size_t bytes);
+void FreeLargeBlock(void* block, size_t bytes);
 
 class PagedLog {
  public:
