@@ -36,6 +36,7 @@ class HybridLogEngine::Ticket final : public CheckpointTicket {
  public:
   PagedLog::Cut cut;
   HashIndex::ChunkImages index_images;
+  bool index_base = false;  // the images cover the whole index
   uint64_t bucket_bits = 0;
   uint64_t overflow_used = 0;
   uint64_t live_entries = 0;
@@ -71,7 +72,11 @@ Status HybridLogEngine::BeginCheckpoint(const CheckpointRequest& request, std::s
     if (restoring_) return Status::Busy("a restore is in progress");
     t->fold_over = options_.fold_over;
     TIDEKV_RETURN_IF_ERROR(log_->TakeCut(t->fold_over, &t->cut));
-    index_->TakeDirtyChunks(&t->index_images);
+    // Recovery reads the index chain (base + deltas): once the deltas
+    // outweigh twice the index, this cut copies all of it as a new base.
+    if (index_chain_bytes_ > 2 * index_->MemoryBytes()) index_->MarkAllDirty();
+    t->index_base = index_->TakeDirtyChunks(&t->index_images);
+    index_chain_bytes_ = (t->index_base ? 0 : index_chain_bytes_) + t->index_images.bytes.size();
     t->bucket_bits = static_cast<uint64_t>(index_->bucket_bits());
     t->overflow_used = index_->overflow_bucket_count();
     t->live_entries = index_->live_entries();
@@ -114,8 +119,10 @@ Status HybridLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>
     } else {
       // Nothing of this checkpoint is named by a manifest. Its dirty index
       // chunks go with the next one; its log bytes, by writing everything.
+      // Older images go first: later ones override them when loaded.
+      if (t->index_base) carry_index_.clear();
       for (size_t i = 0; i < t->index_images.size(); ++i) {
-        carry_index_[t->index_images.ids[i]] = std::string(t->index_images.image(i));
+        carry_index_.emplace_back(t->index_images.ids[i], std::string(t->index_images.image(i)));
       }
       force_full_ = true;
       (void)options_.env->DeleteFile(JoinPath(dir_, CheckpointDataFileName(kSnapshotPrefix, t->version)));
@@ -182,13 +189,9 @@ Status HybridLogEngine::WriteCheckpoint(Ticket* t, CheckpointManifest* manifest,
     manifest->files.push_back(CheckpointDataFileName(kSnapshotPrefix, r.version));
     total += r.bytes;
   }
-  std::set<uint64_t> index_versions;
-  for (const auto& [id, version] : state->chunk_versions) index_versions.insert(version);
-  for (uint64_t version : index_versions) {
-    const std::string name = CheckpointDataFileName(kIndexPrefix, version);
-    manifest->files.push_back(name);
-    uint64_t size = 0;
-    if (options_.env->FileSize(JoinPath(dir_, name), &size).ok()) total += size;
+  for (const IndexRef& r : state->index_chain) {
+    manifest->files.push_back(CheckpointDataFileName(kIndexPrefix, r.version));
+    total += r.bytes;
   }
   manifest->engine = EngineKind::kHybridLog;
   manifest->engine_state = EncodeCheckpointState(*state);
@@ -298,22 +301,22 @@ Status HybridLogEngine::WriteIndexDelta(Ticket* t, const CheckpointState* previo
   state->bucket_bits = t->bucket_bits;
   state->overflow_used = t->overflow_used;
   state->live_entries = t->live_entries;
-  const uint64_t main_chunks = ((uint64_t{1} << t->bucket_bits) + HashIndex::kChunkBuckets - 1) / HashIndex::kChunkBuckets;
-  const uint64_t overflow_chunks = (t->overflow_used + HashIndex::kOverflowChunk - 1) / HashIndex::kOverflowChunk;
-  auto in_range = [&](uint64_t id) {
-    return id < HashIndex::kOverflowChunkId ? id < main_chunks : id - HashIndex::kOverflowChunkId < overflow_chunks;
-  };
-  // Images: those a failed checkpoint took (older) under this cut's (newer).
-  std::map<uint64_t, Slice> images;
-  for (const auto& [id, image] : carry_index_) {
-    if (in_range(id)) images[id] = image;
-  }
-  for (size_t i = 0; i < t->index_images.size(); ++i) images[t->index_images.ids[i]] = t->index_images.image(i);
-
-  std::map<uint64_t, uint64_t> versions;
-  if (previous != nullptr && previous->bucket_bits == t->bucket_bits) versions = previous->chunk_versions;
   *bytes = 0;
-  if (!images.empty()) {
+  // A base when this cut copied everything; otherwise a delta on the
+  // previous checkpoint's chain (the index has not grown since, or every
+  // bucket would have been dirty), after the images of failed checkpoints.
+  const bool base = t->index_base;
+  if (!base && (previous == nullptr || previous->bucket_bits != t->bucket_bits || previous->index_chain.empty())) {
+    // Only a base can follow a failed first checkpoint: the carried images
+    // then hold everything it did, which the coverage check at load verifies.
+    if (carry_index_.empty()) {
+      return Status::Corruption("checkpoint: an index delta without a base to apply it to");
+    }
+  }
+  std::vector<IndexRef> chain;
+  if (!base && previous != nullptr && previous->bucket_bits == t->bucket_bits) chain = previous->index_chain;
+  const bool with_carry = !base && !carry_index_.empty();
+  if (t->index_images.size() > 0 || with_carry) {
     BlockFileWriter writer;
     FileHeader header;
     header.args[0] = t->version;
@@ -321,19 +324,17 @@ Status HybridLogEngine::WriteIndexDelta(Ticket* t, const CheckpointState* previo
     header.args[2] = t->bucket_bits;
     TIDEKV_RETURN_IF_ERROR(
         writer.Open(options_.env, JoinPath(dir_, CheckpointDataFileName(kIndexPrefix, t->version)), header));
-    for (const auto& [id, image] : images) {
-      TIDEKV_RETURN_IF_ERROR(writer.Add(id, image));
-      versions[id] = t->version;
+    if (with_carry) {
+      for (const auto& [id, image] : carry_index_) TIDEKV_RETURN_IF_ERROR(writer.Add(id, image));
+    }
+    for (size_t i = 0; i < t->index_images.size(); ++i) {
+      TIDEKV_RETURN_IF_ERROR(writer.Add(t->index_images.ids[i], t->index_images.image(i)));
     }
     TIDEKV_RETURN_IF_ERROR(writer.Finish(bytes));
+    chain.push_back(IndexRef{t->version, *bytes});
   }
-  for (auto it = versions.begin(); it != versions.end();) it = in_range(it->first) ? std::next(it) : versions.erase(it);
-  if (versions.size() != main_chunks + overflow_chunks) {
-    return Status::Corruption("checkpoint: the index images do not cover every chunk (" +
-                              std::to_string(versions.size()) + " of " + std::to_string(main_chunks + overflow_chunks) +
-                              ")");
-  }
-  state->chunk_versions = std::move(versions);
+  if (chain.empty()) return Status::Corruption("checkpoint: no index files to recover the index from");
+  state->index_chain = std::move(chain);
   return Status::OK();
 }
 
@@ -424,24 +425,19 @@ Status HybridLogEngine::LoadCheckpoint(const CheckpointManifest& manifest, const
   auto index = std::make_unique<HashIndex>();
   TIDEKV_RETURN_IF_ERROR(
       index->InitForRecovery(static_cast<int>(state.bucket_bits), state.overflow_used, state.live_entries));
-  if (state.chunk_versions.size() != index->main_chunk_count() + index->overflow_chunk_count()) {
-    return Status::Corruption(where + ": the index chunk map does not cover the index");
-  }
-  std::set<uint64_t> index_versions;
-  for (const auto& [id, version] : state.chunk_versions) index_versions.insert(version);
-  for (uint64_t version : index_versions) {
-    const std::string path = JoinPath(dir_, CheckpointDataFileName(kIndexPrefix, version));
+  for (const IndexRef& r : state.index_chain) {
+    const std::string path = JoinPath(dir_, CheckpointDataFileName(kIndexPrefix, r.version));
     FileHeader header;
     TIDEKV_RETURN_IF_ERROR(ReadBlockFile(options_.env, path, BlockFileKind::kIndexChunks, &header,
                                          [&](uint64_t id, Slice bytes) -> Status {
-                                           auto it = state.chunk_versions.find(id);
-                                           if (it == state.chunk_versions.end() || it->second != version) {
-                                             return Status::OK();  // a newer file holds this chunk
-                                           }
                                            Status s = index->LoadChunk(id, bytes);
                                            return s.ok() ? s : Status::Corruption(path + ": " + std::string(s.message()));
                                          }));
+    if (header.args[2] != state.bucket_bits) {
+      return Status::Corruption(path + ": index file of another index size than its checkpoint");
+    }
   }
+  if (!index->FullyLoaded()) return Status::Corruption(where + ": the index files do not cover the index");
   auto log = std::make_unique<PagedLog>();
   PagedLog::Recovered markers;
   markers.begin = state.begin;
@@ -466,6 +462,8 @@ Status HybridLogEngine::LoadCheckpoint(const CheckpointManifest& manifest, const
   TIDEKV_RETURN_IF_ERROR(log->FinishRecovery());
   index_ = std::move(index);
   log_ = std::move(log);
+  index_chain_bytes_ = 0;
+  for (const IndexRef& r : state.index_chain) index_chain_bytes_ += r.bytes;
   keys_ = state.keys;
   options_.page_bytes = static_cast<uint32_t>(state.page_bytes);
   options_.segment_bytes = state.segment_bytes;

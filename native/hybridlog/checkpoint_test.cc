@@ -434,6 +434,34 @@ TEST(Checkpoint, FailedCheckpointLeavesThePreviousIntactAndTheStoreUsable) {
   }
 }
 
+// The very first checkpoint failing leaves no base behind: the next one must
+// still produce a complete index (the failed cut's images go with it).
+TEST(Checkpoint, AFailedFirstCheckpointIsFollowedByACompleteOne) {
+  for (int fault = 0; fault < 3; ++fault) {
+    MemEnv mem;
+    FaultEnv env(&mem);
+    auto db = OpenOrDie(Small(&env, 8));
+    ASSERT_TRUE(db != nullptr);
+    Model model;
+    std::mt19937_64 rng(testing::TestSeed() + 17 + fault);
+    for (int i = 0; i < 3000; ++i) Mutate(db.get(), &model, rng, 500);
+    FaultPlan plan;
+    if (fault == 0) plan.fail_writes_after_bytes = 5000;
+    if (fault == 1) plan.fail_sync = true;
+    if (fault == 2) plan.fail_rename = true;
+    env.Arm(plan);
+    EXPECT_STATUS(Checkpoint(db.get()), kIoError);
+    env.Disarm();
+    EXPECT_EQ(db->LastCheckpointVersion(), uint64_t{0});
+    for (int i = 0; i < 200; ++i) Mutate(db.get(), &model, rng, 500);
+    ASSERT_OK(Checkpoint(db.get()));
+    db.reset();
+    db = OpenOrDie(Small(&env, 8));
+    ASSERT_TRUE(db != nullptr);
+    ExpectState(db.get(), model, 500, "reopened after a failed first checkpoint");
+  }
+}
+
 // A flipped bit in any file of the newest checkpoint makes open fail with
 // Corruption naming the file; recover_latest_valid falls back to the previous.
 TEST(Checkpoint, CorruptFilesAreReportedOrSkipped) {
@@ -517,6 +545,8 @@ TEST(Checkpoint, RecoveryDoesNotGrowWithTheNumberOfCheckpoints) {
   ASSERT_OK(Checkpoint(db.get()));
   for (int round = 0; round < 60; ++round) {
     for (int i = round; i < 20000; i += 50) ASSERT_OK(db->Put("k" + std::to_string(i), std::string(100, 'b' + round % 20)));
+    // New keys take index slots: the index chain grows by deltas too.
+    for (int i = 0; i < 50; ++i) ASSERT_OK(db->Put("n" + std::to_string(round) + "_" + std::to_string(i), "new"));
     ASSERT_OK(Checkpoint(db.get()));
   }
   std::vector<CheckpointInfo> list;
@@ -531,6 +561,17 @@ TEST(Checkpoint, RecoveryDoesNotGrowWithTheNumberOfCheckpoints) {
   std::cout << "    after 61 checkpoints: chain of " << state.chain.size() << " snapshots, " << chain_bytes
             << " B for a region of " << region << " B\n";
   EXPECT_TRUE(chain_bytes <= 3 * region + (4u << 20));
+  uint64_t index_chain_bytes = 0;
+  for (const IndexRef& r : state.index_chain) index_chain_bytes += r.bytes;
+  const uint64_t index_bytes = (uint64_t{64} << state.bucket_bits) + state.overflow_used * 64;
+  std::cout << "    index chain of " << state.index_chain.size() << " files, " << index_chain_bytes
+            << " B for an index of " << index_bytes << " B\n";
+  EXPECT_TRUE(state.index_chain.size() > 1);  // deltas, not a full index each time
+  EXPECT_TRUE(index_chain_bytes <= 4 * index_bytes + (64u << 10));
+  db.reset();
+  db = OpenOrDie(o);
+  std::string v;
+  ASSERT_OK(db->Get("k0", &v));
 }
 
 }  // namespace

@@ -29,47 +29,85 @@ Status HashIndex::Init(int bucket_bits) {
   if (buckets_ == nullptr) return Status::Limit("out of memory allocating the hash index");
   bucket_bits_ = bucket_bits;
   bucket_mask_ = (uint64_t{1} << bucket_bits) - 1;
-  dirty_main_.assign(main_chunk_count(), 1);  // a new index is all unsaved
+  MarkAllDirty();  // a new index is all unsaved
   return Status::OK();
+}
+
+void HashIndex::BucketBits::Assign(uint64_t n, bool value) {
+  n_ = n;
+  words_.assign((n + 63) / 64, value ? ~uint64_t{0} : 0);
+  if (value && n % 64 != 0) words_.back() = (uint64_t{1} << (n % 64)) - 1;
+}
+
+void HashIndex::BucketBits::Grow(uint64_t n, bool value) {
+  const uint64_t old = n_;
+  n_ = n;
+  words_.resize((n + 63) / 64, 0);
+  if (value) {
+    for (uint64_t i = old; i < n; ++i) Set(i);
+  }
+}
+
+uint64_t HashIndex::BucketBits::Count() const {
+  uint64_t count = 0;
+  for (uint64_t w : words_) count += static_cast<uint64_t>(__builtin_popcountll(w));
+  return count;
+}
+
+uint64_t HashIndex::BucketBits::NextSet(uint64_t i) const {
+  while (i < n_) {
+    const uint64_t word = words_[i >> 6] >> (i & 63);
+    if (word != 0) return std::min(n_, i + static_cast<uint64_t>(__builtin_ctzll(word)));
+    i = (i | 63) + 1;  // the next word
+  }
+  return n_;
 }
 
 void HashIndex::MarkDirty(const uint64_t* slot) {
   const auto p = reinterpret_cast<uintptr_t>(slot);
   const auto base = reinterpret_cast<uintptr_t>(buckets_);
   if (p >= base && p < base + bucket_count() * sizeof(Bucket)) {
-    dirty_main_[(p - base) / (kChunkBuckets * sizeof(Bucket))] = 1;
+    dirty_main_.Set((p - base) / sizeof(Bucket));
     return;
   }
   auto it = overflow_chunk_of_.upper_bound(p);
-  if (it != overflow_chunk_of_.begin()) dirty_overflow_[std::prev(it)->second] = 1;
+  if (it == overflow_chunk_of_.begin()) return;
+  --it;
+  dirty_overflow_.Set(it->second * kOverflowChunk + (p - it->first) / sizeof(Bucket));
 }
 
 void HashIndex::MarkAllDirty() {
-  dirty_main_.assign(main_chunk_count(), 1);
-  dirty_overflow_.assign(overflow_chunks_.size(), 1);
+  dirty_main_.Assign(bucket_count(), true);
+  dirty_overflow_.Assign(overflow_chunks_.size() * kOverflowChunk, true);
 }
 
-void HashIndex::TakeDirtyChunks(ChunkImages* images) {
-  auto add = [images](uint64_t id, const Bucket* first, uint64_t n) {
-    images->ids.push_back(id);
-    images->bytes.append(reinterpret_cast<const char*>(first), n * sizeof(Bucket));
+const HashIndex::Bucket* HashIndex::BucketAt(uint64_t id) const {
+  if (id < kOverflowChunkId) return &buckets_[id];
+  const uint64_t o = id - kOverflowChunkId;
+  return &overflow_chunks_[o / kOverflowChunk][o % kOverflowChunk];
+}
+
+void HashIndex::TakeRuns(BucketBits* dirty, uint64_t split, uint64_t id_base, ChunkImages* images) {
+  const uint64_t n = dirty->size();
+  for (uint64_t b = dirty->NextSet(0); b < n; b = dirty->NextSet(b)) {
+    const uint64_t first = b;
+    const uint64_t limit = std::min({n, first + kMaxRunBuckets, (first / split + 1) * split});
+    while (b < limit && dirty->Test(b)) ++b;
+    images->ids.push_back(id_base + first);
+    images->bytes.append(reinterpret_cast<const char*>(BucketAt(id_base + first)), (b - first) * sizeof(Bucket));
     images->offsets.push_back(images->bytes.size());
-  };
+  }
+  dirty->Assign(n, false);
+}
+
+bool HashIndex::TakeDirtyChunks(ChunkImages* images) {
   // Sized once: the cut runs on the caller's thread, under the engine lock.
-  uint64_t dirty = 0;
-  for (uint8_t d : dirty_main_) dirty += d;
-  images->bytes.reserve(images->bytes.size() + dirty * kChunkBuckets * sizeof(Bucket));
-  for (uint64_t c = 0; c < dirty_main_.size(); ++c) {
-    if (!dirty_main_[c]) continue;
-    const uint64_t first = c * kChunkBuckets;
-    add(c, &buckets_[first], std::min(kChunkBuckets, bucket_count() - first));
-    dirty_main_[c] = 0;
-  }
-  for (uint64_t c = 0; c < dirty_overflow_.size(); ++c) {
-    if (!dirty_overflow_[c]) continue;
-    add(kOverflowChunkId + c, overflow_chunks_[c].get(), kOverflowChunk);
-    dirty_overflow_[c] = 0;
-  }
+  const uint64_t dirty = dirty_main_.Count(), dirty_overflow = dirty_overflow_.Count();
+  images->bytes.reserve(images->bytes.size() + (dirty + dirty_overflow) * sizeof(Bucket));
+  const bool all = dirty == dirty_main_.size() && dirty_overflow == dirty_overflow_.size();
+  TakeRuns(&dirty_main_, bucket_count(), 0, images);
+  TakeRuns(&dirty_overflow_, kOverflowChunk, kOverflowChunkId, images);
+  return all;
 }
 
 Status HashIndex::InitForRecovery(int bucket_bits, uint64_t overflow_used, uint64_t live_entries) {
@@ -79,25 +117,34 @@ Status HashIndex::InitForRecovery(int bucket_bits, uint64_t overflow_used, uint6
     TIDEKV_RETURN_IF_ERROR(NewOverflowBucket(&index));
   }
   live_entries_ = live_entries;
-  dirty_main_.assign(main_chunk_count(), 0);
-  dirty_overflow_.assign(overflow_chunks_.size(), 0);
+  dirty_main_.Assign(bucket_count(), false);
+  dirty_overflow_.Assign(overflow_chunks_.size() * kOverflowChunk, false);
+  loaded_main_.Assign(bucket_count(), false);
+  loaded_overflow_.Assign(overflow_chunks_.size() * kOverflowChunk, false);
   return Status::OK();
 }
 
 Status HashIndex::LoadChunk(uint64_t id, Slice bytes) {
-  if (bytes.size() % sizeof(Bucket) != 0) return Status::Corruption("index chunk of a partial bucket");
+  if (bytes.size() % sizeof(Bucket) != 0 || bytes.empty()) return Status::Corruption("index image of a partial bucket");
   const uint64_t n = bytes.size() / sizeof(Bucket);
+  BucketBits* loaded = &loaded_main_;
+  uint64_t first = id;
   if (id >= kOverflowChunkId) {
-    const uint64_t c = id - kOverflowChunkId;
-    if (c >= overflow_chunks_.size() || n != kOverflowChunk) return Status::Corruption("index overflow chunk out of range");
-    std::memcpy(overflow_chunks_[c].get(), bytes.data(), bytes.size());
-  } else {
-    if (id >= main_chunk_count() || n != std::min(kChunkBuckets, bucket_count() - id * kChunkBuckets)) {
-      return Status::Corruption("index chunk out of range");
+    first = id - kOverflowChunkId;
+    if (first >= loaded_overflow_.size() || n > kOverflowChunk - first % kOverflowChunk) {
+      return Status::Corruption("index overflow image out of range");
     }
-    std::memcpy(&buckets_[id * kChunkBuckets], bytes.data(), bytes.size());
+    loaded = &loaded_overflow_;
+  } else if (id >= bucket_count() || n > bucket_count() - id) {
+    return Status::Corruption("index image out of range");
   }
+  std::memcpy(const_cast<Bucket*>(BucketAt(id)), bytes.data(), bytes.size());
+  for (uint64_t b = first; b < first + n; ++b) loaded->Set(b);
   return Status::OK();
+}
+
+bool HashIndex::FullyLoaded() const {
+  return loaded_main_.Count() == loaded_main_.size() && loaded_overflow_.Count() == loaded_overflow_.size();
 }
 
 Status HashIndex::NewOverflowBucket(uint64_t* index) {
@@ -106,7 +153,7 @@ Status HashIndex::NewOverflowBucket(uint64_t* index) {
     if (!chunk) return Status::Limit("out of memory allocating an index overflow bucket");
     overflow_chunk_of_[reinterpret_cast<uintptr_t>(chunk.get())] = overflow_chunks_.size();
     overflow_chunks_.push_back(std::move(chunk));
-    dirty_overflow_.push_back(1);
+    dirty_overflow_.Grow(overflow_chunks_.size() * kOverflowChunk, true);  // a new chunk is unsaved
   }
   *index = ++overflow_used_;
   return Status::OK();

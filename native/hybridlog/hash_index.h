@@ -35,12 +35,13 @@
 //   3. Splitting preserves 1: two entries that differed on min(len) bits and
 //      share the split bit differ on the remaining min(len) - 1 bits.
 //
-// Checkpoints. The index is saved in chunks of kChunkBuckets buckets (512
-// bytes): main chunk c holds buckets [c * kChunkBuckets, ...), overflow chunk c
-// (id kOverflowChunkId + c) holds overflow buckets the same way. Every write
-// to a slot marks its chunk dirty (SetAddress, FindOrCreate); a checkpoint
-// copies the dirty chunks (TakeDirtyChunks) and recovery loads the newest
-// image of every chunk (LoadChunk), so a checkpoint writes what changed.
+// Checkpoints. Every write to a slot marks its bucket dirty (SetAddress,
+// FindOrCreate). A cut copies the dirty buckets as images: runs of
+// consecutive buckets, id = the first main bucket, or kOverflowChunkId + the
+// first overflow bucket (0-based; runs stay inside one allocation chunk). So a checkpoint writes what changed, at
+// 64 bytes per changed bucket. Recovery loads a base (images of everything)
+// and the deltas after it in order, later images overriding earlier ones,
+// and checks that every bucket was loaded.
 //
 // Threading: none inside; the engine's lock guards every call. Slot pointers
 // returned by Find/FindOrCreate are valid until the next Grow or
@@ -90,14 +91,12 @@ class HashIndex {
     MarkDirty(slot);
   }
 
-  // Small chunks keep a checkpoint's index delta (and the copy the cut makes
-  // on the calling thread) near the buckets that changed: scattered updates
-  // dirty one chunk each. 8 buckets = 512 bytes; a checkpoint block adds 16.
-  static constexpr uint64_t kChunkBuckets = 8;
   static constexpr uint64_t kOverflowChunkId = uint64_t{1} << 40;
   // Overflow buckets are allocated (and saved) this many at a time.
   static constexpr uint64_t kOverflowChunk = 1024;
-  // Copies of chunks, in one allocation: chunk i is bytes[offsets[i], offsets[i + 1]).
+  // Longest run of main buckets in one image (1 MiB).
+  static constexpr uint64_t kMaxRunBuckets = 16384;
+  // Copies of buckets, in one allocation: image i is bytes[offsets[i], offsets[i + 1]).
   struct ChunkImages {
     std::vector<uint64_t> ids;
     std::vector<uint64_t> offsets{0};
@@ -105,15 +104,17 @@ class HashIndex {
     size_t size() const { return ids.size(); }
     Slice image(size_t i) const { return Slice(bytes.data() + offsets[i], offsets[i + 1] - offsets[i]); }
   };
-  // Appends a copy of every chunk written since the last call and forgets
-  // that they were dirty.
-  void TakeDirtyChunks(ChunkImages* images);
+  // Appends a copy of every bucket written since the last call and forgets
+  // that they were dirty. Returns true when that was every bucket and
+  // overflow chunk (the images are a base).
+  bool TakeDirtyChunks(ChunkImages* images);
   void MarkAllDirty();
-  // Recovery: an empty index of this shape, then every chunk's image.
+  // Recovery: an empty index of this shape, then images in order (LoadChunk);
+  // FullyLoaded tells whether every bucket was in one of them.
   Status InitForRecovery(int bucket_bits, uint64_t overflow_used, uint64_t live_entries);
   Status LoadChunk(uint64_t id, Slice bytes);
+  bool FullyLoaded() const;
   int bucket_bits() const { return bucket_bits_; }
-  uint64_t main_chunk_count() const { return (bucket_count() + kChunkBuckets - 1) / kChunkBuckets; }
   uint64_t overflow_chunk_count() const { return overflow_chunks_.size(); }
 
   // The live entry for hash, or nullptr.
@@ -193,8 +194,32 @@ class HashIndex {
   std::vector<std::unique_ptr<Bucket[]>> overflow_chunks_;
   uint64_t overflow_used_ = 0;
   uint64_t live_entries_ = 0;  // used slots, counting dead ones until Grow drops them
-  std::vector<uint8_t> dirty_main_;      // per main chunk
-  std::vector<uint8_t> dirty_overflow_;  // per overflow chunk
+  // A bit per bucket.
+  class BucketBits {
+   public:
+    void Assign(uint64_t n, bool value);
+    void Grow(uint64_t n, bool value);  // to n bits, new ones = value
+    void Set(uint64_t i) { words_[i >> 6] |= uint64_t{1} << (i & 63); }
+    bool Test(uint64_t i) const { return (words_[i >> 6] >> (i & 63) & 1) != 0; }
+    uint64_t Count() const;
+    // The first set bit at or after i (size() when none).
+    uint64_t NextSet(uint64_t i) const;
+    uint64_t size() const { return n_; }
+
+   private:
+    std::vector<uint64_t> words_;
+    uint64_t n_ = 0;
+  };
+  // Appends runs of the set bits of `dirty` (clearing them) as images, not
+  // crossing a multiple of `split` (an allocation boundary).
+  void TakeRuns(BucketBits* dirty, uint64_t split, uint64_t id_base, ChunkImages* images);
+  const Bucket* BucketAt(uint64_t id) const;  // main bucket id or kOverflowChunkId + overflow bucket
+
+  BucketBits dirty_main_;      // main buckets written since the last cut
+  BucketBits dirty_overflow_;  // overflow buckets (0-based) likewise
+  // Recovery only: which buckets an image has filled.
+  BucketBits loaded_main_;
+  BucketBits loaded_overflow_;
   std::map<uintptr_t, uint64_t> overflow_chunk_of_;  // chunk start address -> chunk number
 };
 

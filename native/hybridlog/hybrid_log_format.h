@@ -46,6 +46,12 @@ struct SnapshotRef {
   uint64_t bytes = 0;  // file size
 };
 
+// An index file a checkpoint's hash index is rebuilt from.
+struct IndexRef {
+  uint64_t version = 0;
+  uint64_t bytes = 0;  // file size
+};
+
 // The hybrid log's part of a checkpoint manifest (engine_state).
 struct CheckpointState {
   uint64_t page_bytes = 0;
@@ -57,8 +63,8 @@ struct CheckpointState {
   uint64_t bucket_bits = 0;
   uint64_t overflow_used = 0;
   uint64_t live_entries = 0;
-  std::map<uint64_t, uint64_t> chunk_versions;  // index chunk id -> version of the file with its newest image
-  std::vector<SnapshotRef> chain;               // oldest first; later files override earlier ones
+  std::vector<IndexRef> index_chain;  // a base, then deltas; later images override earlier ones
+  std::vector<SnapshotRef> chain;     // oldest first; later files override earlier ones
 };
 
 std::string EncodeCheckpointState(const CheckpointState& state);

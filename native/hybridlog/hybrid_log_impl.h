@@ -198,6 +198,7 @@ class HybridLogEngine final : public Engine {
   uint64_t index_grows_ = 0;
   uint64_t compactions_ = 0;
   uint64_t next_version_ = 1;    // the version the next cut gets
+  uint64_t index_chain_bytes_ = 0;  // index image bytes since the last base cut
   int outstanding_cuts_ = 0;     // cut but not yet written (the freeze lasts while > 0)
   std::multiset<uint64_t> inflight_begins_;  // begin of each outstanding cut (segments it needs)
   bool restoring_ = false;
@@ -211,7 +212,7 @@ class HybridLogEngine final : public Engine {
   std::vector<Retained> retained_;    // oldest first
   uint64_t retained_floor_ = UINT64_MAX;  // smallest begin of a retained checkpoint
   // Owned by the thread whose turn it is to write (next_to_write_).
-  std::map<uint64_t, std::string> carry_index_;  // chunk images of failed checkpoints
+  std::vector<std::pair<uint64_t, std::string>> carry_index_;  // index images of failed checkpoints, oldest first
   bool force_full_ = false;                      // a checkpoint failed: the next writes everything
 };
 
