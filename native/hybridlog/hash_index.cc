@@ -11,9 +11,9 @@
 namespace tidekv::hlog {
 
 namespace {
-HashIndex::Bucket* AllocateBuckets(uint64_t count) {
+HashIndex::Bucket* AllocateBuckets(uint64_t count, bool huge_pages = false) {
   const size_t bytes = count * sizeof(HashIndex::Bucket);
-  return static_cast<HashIndex::Bucket*>(AllocateLargeBlock(bytes));  // zero
+  return static_cast<HashIndex::Bucket*>(AllocateLargeBlock(bytes, huge_pages));  // zero
 }
 }  // namespace
 
@@ -21,11 +21,11 @@ HashIndex::~HashIndex() {
   if (buckets_ != nullptr) FreeLargeBlock(buckets_, bucket_count() * sizeof(Bucket));
 }
 
-Status HashIndex::Init(int bucket_bits) {
+Status HashIndex::Init(int bucket_bits, bool bulk) {
   if (bucket_bits < 1 || bucket_bits > kMaxIndexBucketBits) {
     return Status::InvalidArgument("index bucket bits out of range");
   }
-  buckets_ = AllocateBuckets(uint64_t{1} << bucket_bits);
+  buckets_ = AllocateBuckets(uint64_t{1} << bucket_bits, bulk);
   if (buckets_ == nullptr) return Status::Limit("out of memory allocating the hash index");
   bucket_bits_ = bucket_bits;
   bucket_mask_ = (uint64_t{1} << bucket_bits) - 1;
@@ -111,7 +111,7 @@ bool HashIndex::TakeDirtyChunks(ChunkImages* images) {
 }
 
 Status HashIndex::InitForRecovery(int bucket_bits, uint64_t overflow_used, uint64_t live_entries) {
-  TIDEKV_RETURN_IF_ERROR(Init(bucket_bits));
+  TIDEKV_RETURN_IF_ERROR(Init(bucket_bits, /*bulk=*/true));  // filled whole by the images
   while (overflow_used_ < overflow_used) {
     uint64_t index = 0;
     TIDEKV_RETURN_IF_ERROR(NewOverflowBucket(&index));

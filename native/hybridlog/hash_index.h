@@ -82,7 +82,7 @@ class HashIndex {
   HashIndex& operator=(const HashIndex&) = delete;
 
   // REQUIRES: not yet initialized. bucket_bits in [1, kMaxIndexBucketBits].
-  Status Init(int bucket_bits);
+  Status Init(int bucket_bits, bool bulk = false);  // bulk: about to be filled whole (recovery)
 
   static uint64_t Address(uint64_t entry) { return entry & kAddressMask; }
   // Points the entry at address (and marks its chunk dirty).

@@ -37,19 +37,20 @@
 //   of a record below T goes to the tail (copy-on-write), so the bytes being
 //   written never change; take the list of records changed in place since
 //   the previous cut (PagedLog::NoteInPlaceWrite keeps it, one bit per slot);
-//   copy the index chunks written since the previous cut. O(1) plus the
-//   dirty index chunks.
+//   copy the index buckets written since the previous cut (all of them when
+//   the index grew, or when the index deltas since the last full copy
+//   outweigh twice the index). O(1) plus the dirty index buckets.
 //
 //   Write (FinishCheckpoint, a worker thread, one checkpoint at a time): a
 //   snapshot file "snap-<v>.dat" with the new bytes [max(F, T_prev), T) and
 //   the dirty records in [F, T_prev), copied under the lock in short slices;
-//   an index file with the copied chunks; fsync of the segments below F;
+//   an index file with the copied buckets; fsync of the segments below F;
 //   then the manifest, atomically. Then [.., T) thaws: in-place updates
 //   resume (and mark records dirty for the next checkpoint).
 //
-//   Recovery: the manifest, the newest image of every index chunk, the
-//   segments below F (mapped), and [F, T) rebuilt by applying the snapshot
-//   chain oldest first. The chain holds only snapshots with bytes at or above
+//   Recovery: the manifest, the index chain (the last full copy, then the
+//   deltas, oldest first), the segments below F (mapped), and [F, T) rebuilt
+//   by applying the snapshot chain oldest first. The chain holds only snapshots with bytes at or above
 //   F; when its files outgrow twice the region, the next checkpoint writes
 //   the whole region instead (a base), so recovery reads at most about three
 //   times the in-memory region however many checkpoints were taken.
@@ -58,11 +59,13 @@
 // checkpoint (FASTER v1; offered as fold_over) makes every record read-only,
 // so the next update of each hot record copies it to the tail: the log grows
 // by the hot set every checkpoint and in-place updates stop paying. Measured
-// in bench/RESULTS.md.
+// (bench/RESULTS.md, section 4): 5.3x the bytes of incremental at 1% zipfian
+// changes, and a log that grew 220 MiB against 137 MiB over 20 checkpoints.
 //
 // A failed write (ENOSPC, EIO) leaves the previous checkpoint intact: the
-// failed one's files are never named by a manifest, its dirty index chunks
-// carry over, and the next checkpoint writes the whole region (force_full_).
+// failed one's files are never named by a manifest, its index images are
+// written first in the next index file, and the next checkpoint writes the
+// whole region (force_full_).
 #pragma once
 
 #include <atomic>

@@ -15,20 +15,20 @@ namespace {
 constexpr uint64_t kNoPage = UINT64_MAX;
 }  // namespace
 
-void* AllocateLargeBlock(size_t bytes) {
+void* AllocateLargeBlock(size_t bytes, bool huge_pages) {
   // Anonymous mappings: page-aligned and zero without touching them, so a
-  // new page or index costs nothing until it is written (recovery fills
-  // ~100 MiB of pages once, not twice). Transparent huge pages were measured
-  // (madvise) and made no difference to lookups (bench/RESULTS.md).
+  // new page or index costs nothing until it is written.
   constexpr size_t kHuge = size_t{2} << 20;
-  if (bytes < kHuge) {
+  if (!huge_pages || bytes < kHuge) {
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? nullptr : p;
   }
-  // Huge pages where the kernel offers them (2 MiB-aligned, hence the
-  // trimmed over-allocation): filling a recovered region then takes one
-  // fault per 2 MiB instead of one per 4 KiB (recovery of 1M records:
-  // ~90 ms -> ~40 ms here).
+  // 2 MiB pages where the kernel offers them (madvise; 2 MiB-aligned, hence
+  // the trimmed over-allocation), for memory filled in bulk at once: filling
+  // a recovered region then takes one fault per 2 MiB instead of one per
+  // 4 KiB (open of 1M records: ~75 ms -> ~30 ms). Not for memory filled as
+  // the store runs: there the first touch of a huge page may compact memory
+  // synchronously, and loads were measured slower and less even.
   const size_t rounded = (bytes + 4095) & ~size_t{4095};
   void* raw = mmap(nullptr, rounded + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
@@ -171,7 +171,7 @@ Status PagedLog::ShiftReadOnly() {
   return Status::OK();
 }
 
-Status PagedLog::AcquireFrame(uint64_t page) {
+Status PagedLog::AcquireFrame(uint64_t page, bool bulk) {
   const uint64_t f = FrameIndex(page);
   if (frame_page_[f] != kNoPage) {
     const uint64_t evicted_end = (frame_page_[f] + 1) << page_bits_;
@@ -181,7 +181,7 @@ Status PagedLog::AcquireFrame(uint64_t page) {
     ++pages_evicted_;
   }
   if (frames_[f] == nullptr) {
-    frames_[f] = static_cast<char*>(AllocateLargeBlock(page_bytes_));  // zero
+    frames_[f] = static_cast<char*>(AllocateLargeBlock(page_bytes_, bulk));  // zero
     if (frames_[f] == nullptr) return Status::Limit("out of memory allocating a log page");
     ++frames_allocated_;
   }
@@ -510,7 +510,7 @@ Status PagedLog::OpenRecovered(const Options& options, const Recovered& state) {
     recovered_overflow_.emplace_back(page, std::move(buffer));
   }
   for (uint64_t page = first_page + overflow; page <= last_page; ++page) {
-    TIDEKV_RETURN_IF_ERROR(AcquireFrame(page));
+    TIDEKV_RETURN_IF_ERROR(AcquireFrame(page, /*bulk=*/true));
   }
   return Status::OK();
 }

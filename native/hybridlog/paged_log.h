@@ -53,9 +53,10 @@
 namespace tidekv::hlog {
 
 // Allocates zeroed, page-aligned memory for large structures (log pages,
-// the hash index); nullptr when out of memory. Free with FreeLargeBlock and
-// the same size.
-void* AllocateLargeBlock(size_t bytes);
+// the hash index); nullptr when out of memory. huge_pages: for memory about
+// to be filled whole at once (recovery). Free with FreeLargeBlock and the
+// same size.
+void* AllocateLargeBlock(size_t bytes, bool huge_pages = false);
 void FreeLargeBlock(void* block, size_t bytes);
 
 class PagedLog {
@@ -250,7 +251,7 @@ class PagedLog {
   }
   Status ResolveOnDisk(uint64_t address, const char** record);
   // Acquires the frame for page (evicting its previous page; may wait).
-  Status AcquireFrame(uint64_t page);
+  Status AcquireFrame(uint64_t page, bool bulk = false);  // bulk: about to be filled whole (recovery)
   // Moves read_only to keep mutable_pages pages mutable; queues flushes.
   Status ShiftReadOnly();
   Status SegmentFor(uint64_t page, Segment** segment);
