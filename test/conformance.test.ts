@@ -1,6 +1,6 @@
 // The engine contract, run against every engine in ENGINES.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type CheckpointInfo, type OpenOptions, type Store } from '../lib/index.js';
 import {
@@ -1101,6 +1101,20 @@ describe.each(ENGINES)('%s: conformance', (engine) => {
         expect(list.map((c) => c.version)).toEqual([1, 2, 3]);
         expect(list[0]!.meta).toBe('offset=17');
         expect(list[0]).toEqual(first);
+      });
+    });
+
+    it('bytesWritten is exactly the size of the files a checkpoint adds (no log pages flushed here)', async () => {
+      await withStore(opts('default'), async (db, dir) => {
+        const sizes = () => new Map(readdirSync(dir).map((f) => [f, statSync(join(dir, f)).size]));
+        for (let round = 0; round < 3; round++) {
+          for (let i = 0; i < 300; i++) db.put(`k${i + round * 100}`, pseudoRandomBytes(50 + i, round * 1000 + i));
+          const before = sizes();
+          const info = await db.checkpoint({ meta: 'm'.repeat(round * 200) });
+          const added = [...sizes()].filter(([f]) => !before.has(f));
+          expect(added.length, added.map(([f]) => f).join(', ')).toBeGreaterThan(0);
+          expect(info.bytesWritten).toBe(added.reduce((sum, [, size]) => sum + size, 0));
+        }
       });
     });
 

@@ -204,13 +204,19 @@ Status HybridLogEngine::WriteCheckpoint(Ticket* t, CheckpointManifest* manifest,
   // New log pages count as written by this checkpoint, like its own files.
   const uint64_t segment_floor = have_previous ? std::max(previous.flushed, state->begin) : state->begin;
   const uint64_t new_segment_bytes = state->flushed > segment_floor ? state->flushed - segment_floor : 0;
-  info.bytes_written = snapshot_bytes + index_bytes + new_segment_bytes;
   info.duration_micros = MicrosSince(t->cut_time);
-  const std::string encoded = EncodeManifest(*manifest);
-  info.total_bytes = total + encoded.size();
+  // The manifest counts itself: its size depends on the figures it holds, so
+  // iterate to the fixed point (varints settle in a step or two).
+  const uint64_t written_before = snapshot_bytes + index_bytes + new_segment_bytes;
+  uint64_t manifest_size = 0;
+  for (int i = 0; i < 4; ++i) {
+    info.bytes_written = written_before + manifest_size;
+    info.total_bytes = total + manifest_size;
+    const uint64_t size = EncodeManifest(*manifest).size();
+    if (size == manifest_size) break;
+    manifest_size = size;
+  }
   uint64_t manifest_bytes = 0;
-  info.bytes_written += encoded.size();
-  info.duration_micros = MicrosSince(t->cut_time);
   Status s = WriteManifest(options_.env, dir_, *manifest, &manifest_bytes);
   info.duration_micros = MicrosSince(t->cut_time);
   return s;
