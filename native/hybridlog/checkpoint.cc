@@ -75,6 +75,15 @@ Status HybridLogEngine::BeginCheckpoint(const CheckpointRequest& request, std::s
     // Recovery reads the index chain (base + deltas): once the deltas
     // outweigh twice the index, this cut copies all of it as a new base.
     if (index_chain_bytes_ > 2 * index_->MemoryBytes()) index_->MarkAllDirty();
+    // A buffer of an earlier cut, already faulted in: a fresh one of tens of
+    // MiB costs milliseconds of page faults on this thread.
+    if (spare_images_ != nullptr) {
+      t->index_images = std::move(*spare_images_);
+      spare_images_.reset();
+      t->index_images.ids.clear();
+      t->index_images.offsets.assign(1, 0);
+      t->index_images.bytes.clear();
+    }
     t->index_base = index_->TakeDirtyChunks(&t->index_images);
     index_chain_bytes_ = (t->index_base ? 0 : index_chain_bytes_) + t->index_images.bytes.size();
     t->bucket_bits = static_cast<uint64_t>(index_->bucket_bits());
@@ -130,6 +139,7 @@ Status HybridLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>
     }
     // Still frozen here, so no record can be marked again in between.
     log_->ClearDirtyMarks(t->cut.dirty);
+    if (spare_images_ == nullptr) spare_images_ = std::make_unique<HashIndex::ChunkImages>(std::move(t->index_images));
     inflight_begins_.erase(inflight_begins_.find(t->cut.begin));
     if (--outstanding_cuts_ == 0) log_->Unfreeze();
     // Later cuts' files (versions after this one) are being written.

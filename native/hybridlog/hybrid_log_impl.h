@@ -202,6 +202,9 @@ class HybridLogEngine final : public Engine {
   uint64_t compactions_ = 0;
   uint64_t next_version_ = 1;    // the version the next cut gets
   uint64_t index_chain_bytes_ = 0;  // index image bytes since the last base cut
+  // The image buffer of a written checkpoint, kept for the next cut (up to the
+  // index's size: memory outside the budget, like the index).
+  std::unique_ptr<HashIndex::ChunkImages> spare_images_;
   int outstanding_cuts_ = 0;     // cut but not yet written (the freeze lasts while > 0)
   std::multiset<uint64_t> inflight_begins_;  // begin of each outstanding cut (segments it needs)
   bool restoring_ = false;
