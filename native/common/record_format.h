@@ -132,6 +132,8 @@ enum class FileType : uint32_t {
   // A block file of checkpoint data (checkpoint_format.h). args: [0] version,
   // [1] what the blocks are (BlockFileKind), [2] [3] engine-defined.
   kCheckpointBlocks = 3,
+  // LSM sorted table (native/lsm/sstable.h). args: [0] file number.
+  kSSTable = 4,
 };
 
 struct FileHeader {

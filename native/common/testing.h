@@ -35,6 +35,13 @@ void ReportFailure(const char* file, int line, const std::string& what);
 const std::string& TempDir();
 // Seed for randomized tests: $TIDEKV_TEST_SEED or a fixed default. Printed by the runner.
 uint64_t TestSeed();
+// A small, fast PRNG for tests (splitmix64): the next value of *state.
+inline uint64_t SplitMix(uint64_t* state) {
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
 
 struct Registrar {
   Registrar(const char* suite, const char* name, void (*fn)()) { Registry().push_back({suite, name, fn}); }

@@ -1,0 +1,320 @@
+#include "lsm/sstable.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/crc32c.h"
+#include "common/record_format.h"
+#include "common/varint.h"
+#include "lsm/bloom.h"
+
+namespace tidekv::lsm {
+
+namespace {
+
+constexpr uint64_t kFooterBytes = 48;
+constexpr uint64_t kFooterMagic = 0x6c6274737376746bULL;  // "tkvsstbl" little-endian
+constexpr size_t kCrcBytes = 4;
+// Bytes gathered before a write: tables are written sequentially in large
+// writes rather than a syscall per block.
+constexpr size_t kWriteBufferBytes = 1u << 20;
+
+}  // namespace
+
+bool IsValidEntryKind(uint8_t kind) { return kind >= 1 && kind <= 4; }
+
+// ---------------------------------------------------------------------------
+// Builder
+
+SSTableBuilder::~SSTableBuilder() {
+  if (file_ != nullptr && !finished_) Abandon();
+}
+
+Status SSTableBuilder::Open(Env* env, const std::string& path, uint64_t file_number, const SSTableOptions& options) {
+  if (options.block_bytes < 64 || options.block_bytes > (64u << 20) || options.bloom_bits_per_key < 0 ||
+      options.bloom_bits_per_key > 64) {
+    return Status::InvalidArgument("sstable: block_bytes or bloom_bits_per_key out of range");
+  }
+  env_ = env;
+  options_ = options;
+  props_ = SSTableProperties{};
+  props_.file_number = file_number;
+  TIDEKV_RETURN_IF_ERROR(env->OpenFile(path, OpenMode::kCreateTruncate, &file_));
+  FileHeader header;
+  header.type = FileType::kSSTable;
+  header.args[0] = file_number;
+  char encoded[kFileHeaderBytes];
+  EncodeFileHeader(header, encoded);
+  pending_.assign(encoded, sizeof encoded);
+  offset_ = 0;
+  return Status::OK();
+}
+
+Status SSTableBuilder::Write(Slice bytes) {
+  pending_.append(bytes.data(), bytes.size());
+  if (pending_.size() < kWriteBufferBytes) return Status::OK();
+  TIDEKV_RETURN_IF_ERROR(file_->WriteAt(offset_, pending_));
+  offset_ += pending_.size();
+  pending_.clear();
+  return Status::OK();
+}
+
+Status SSTableBuilder::Add(Slice key, EntryKind kind, Slice value) {
+  if (file_ == nullptr || finished_) return Status::InvalidArgument("sstable: Add on a builder that is not open");
+  if (props_.entries > 0 && !(Slice(last_key_) < key)) {
+    return Status::InvalidArgument("sstable: keys must be added in strictly increasing order");
+  }
+  if (!IsValidEntryKind(static_cast<uint8_t>(kind))) return Status::InvalidArgument("sstable: bad entry kind");
+  if (props_.entries == 0) props_.smallest.assign(key.data(), key.size());
+  PutVarint64(&block_, key.size());
+  PutVarint64(&block_, value.size());
+  block_.push_back(static_cast<char>(kind));
+  block_.append(key.data(), key.size());
+  block_.append(value.data(), value.size());
+  last_key_.assign(key.data(), key.size());
+  if (options_.bloom_bits_per_key > 0) filter_keys_.push_back(last_key_);
+  ++props_.entries;
+  if (block_.size() >= options_.block_bytes) return FlushBlock();
+  return Status::OK();
+}
+
+Status SSTableBuilder::FlushBlock() {
+  if (block_.empty()) return Status::OK();
+  const uint64_t block_offset = offset_ + pending_.size();
+  PutVarint64(&index_, last_key_.size());
+  index_.append(last_key_);
+  PutVarint64(&index_, block_offset);
+  PutVarint64(&index_, block_.size());
+  PutFixed32(&block_, crc32c::Value(block_.data(), block_.size()));
+  ++props_.data_blocks;
+  Status s = Write(block_);
+  block_.clear();
+  return s;
+}
+
+Status SSTableBuilder::Finish(SSTableProperties* properties) {
+  if (file_ == nullptr || finished_) return Status::InvalidArgument("sstable: Finish on a builder that is not open");
+  TIDEKV_RETURN_IF_ERROR(FlushBlock());
+  props_.largest = last_key_;
+
+  // Filter.
+  std::string filter;
+  if (options_.bloom_bits_per_key > 0) {
+    BloomBuilder bloom(options_.bloom_bits_per_key);
+    for (const std::string& k : filter_keys_) bloom.AddKey(k);
+    filter = bloom.Finish();
+  }
+  filter_keys_.clear();
+  const uint64_t filter_offset = offset_ + pending_.size();
+  const uint64_t filter_size = filter.size();
+  PutFixed32(&filter, crc32c::Value(filter.data(), filter.size()));
+  TIDEKV_RETURN_IF_ERROR(Write(filter));
+
+  // Index: entry count and smallest key first, then the fences.
+  std::string index;
+  PutVarint64(&index, props_.entries);
+  PutVarint64(&index, props_.smallest.size());
+  index.append(props_.smallest);
+  index.append(index_);
+  const uint64_t index_offset = offset_ + pending_.size();
+  const uint64_t index_size = index.size();
+  PutFixed32(&index, crc32c::Value(index.data(), index.size()));
+  TIDEKV_RETURN_IF_ERROR(Write(index));
+
+  char footer[kFooterBytes] = {};
+  StoreFixed64(footer, index_offset);
+  StoreFixed64(footer + 8, index_size);
+  StoreFixed64(footer + 16, filter_offset);
+  StoreFixed64(footer + 24, filter_size);
+  StoreFixed64(footer + 32, kFooterMagic);
+  StoreFixed32(footer + 40, crc32c::Value(footer, 40));
+  pending_.append(footer, sizeof footer);
+  TIDEKV_RETURN_IF_ERROR(file_->WriteAt(offset_, pending_));
+  offset_ += pending_.size();
+  pending_.clear();
+  TIDEKV_RETURN_IF_ERROR(file_->Sync());
+  props_.file_bytes = offset_;
+  finished_ = true;
+  file_.reset();
+  if (properties != nullptr) *properties = props_;
+  return Status::OK();
+}
+
+void SSTableBuilder::Abandon() {
+  if (file_ == nullptr) return;
+  const std::string path = file_->path();
+  file_.reset();
+  (void)env_->DeleteFile(path);
+}
+
+// ---------------------------------------------------------------------------
+// Reader
+
+namespace {
+
+// Reads a varint-length-prefixed slice; nullptr on malformed input.
+const char* GetLengthPrefixed(const char* p, const char* end, Slice* out) {
+  uint64_t n = 0;
+  p = DecodeVarint64(p, end, &n);
+  if (p == nullptr || n > static_cast<uint64_t>(end - p)) return nullptr;
+  *out = Slice(p, n);
+  return p + n;
+}
+
+}  // namespace
+
+Status SSTableReader::Open(Env* env, const std::string& path, std::unique_ptr<SSTableReader>* out) {
+  std::unique_ptr<SSTableReader> r(new SSTableReader());
+  r->path_ = path;
+  Status s = env->OpenFile(path, OpenMode::kReadOnly, &r->file_);
+  if (s.IsNotFound()) return Status::Corruption(path + ": sstable file is missing");
+  TIDEKV_RETURN_IF_ERROR(s);
+  uint64_t size = 0;
+  TIDEKV_RETURN_IF_ERROR(r->file_->Size(&size));
+  if (size < kFileHeaderBytes + kFooterBytes) return Status::Corruption(path + ": sstable truncated");
+  TIDEKV_RETURN_IF_ERROR(r->file_->Map(0, size, &r->map_));
+  const char* base = r->map_->data();
+  FileHeader header;
+  TIDEKV_RETURN_IF_ERROR(DecodeFileHeader(Slice(base, kFileHeaderBytes), FileType::kSSTable, path, &header));
+  const char* footer = base + size - kFooterBytes;
+  if (LoadFixed64(footer + 32) != kFooterMagic || LoadFixed32(footer + 40) != crc32c::Value(footer, 40) ||
+      LoadFixed32(footer + 44) != 0) {
+    return Status::Corruption(path + ": sstable footer missing or damaged (truncated?)");
+  }
+  const uint64_t index_offset = LoadFixed64(footer), index_size = LoadFixed64(footer + 8);
+  const uint64_t filter_offset = LoadFixed64(footer + 16), filter_size = LoadFixed64(footer + 24);
+  const uint64_t body_end = size - kFooterBytes;
+  auto in_body = [&](uint64_t offset, uint64_t n) {
+    return offset >= kFileHeaderBytes && offset <= body_end && n + kCrcBytes <= body_end - offset;
+  };
+  if (!in_body(index_offset, index_size) || !in_body(filter_offset, filter_size)) {
+    return Status::Corruption(path + ": sstable footer points outside the file");
+  }
+  const char* index = base + index_offset;
+  const char* filter = base + filter_offset;
+  if (LoadFixed32(index + index_size) != crc32c::Value(index, index_size)) {
+    return Status::Corruption(path + ": sstable index block checksum mismatch");
+  }
+  if (LoadFixed32(filter + filter_size) != crc32c::Value(filter, filter_size)) {
+    return Status::Corruption(path + ": sstable filter block checksum mismatch");
+  }
+  r->filter_ = Slice(filter, filter_size);
+
+  const char* p = index;
+  const char* end = index + index_size;
+  Slice smallest;
+  p = DecodeVarint64(p, end, &r->props_.entries);
+  if (p != nullptr) p = GetLengthPrefixed(p, end, &smallest);
+  while (p != nullptr && p < end) {
+    Fence f;
+    p = GetLengthPrefixed(p, end, &f.last_key);
+    if (p != nullptr) p = DecodeVarint64(p, end, &f.offset);
+    if (p != nullptr) p = DecodeVarint64(p, end, &f.size);
+    if (p == nullptr || !in_body(f.offset, f.size) || f.offset + f.size + kCrcBytes > filter_offset ||
+        (!r->fences_.empty() && !(r->fences_.back().last_key < f.last_key))) {
+      return Status::Corruption(path + ": sstable index block is malformed");
+    }
+    r->fences_.push_back(f);
+  }
+  if (p == nullptr) return Status::Corruption(path + ": sstable index block is malformed");
+  r->props_.file_number = header.args[0];
+  r->props_.file_bytes = size;
+  r->props_.data_blocks = r->fences_.size();
+  r->props_.smallest.assign(smallest.data(), smallest.size());
+  if (!r->fences_.empty()) r->props_.largest.assign(r->fences_.back().last_key.data(), r->fences_.back().last_key.size());
+  *out = std::move(r);
+  return Status::OK();
+}
+
+bool SSTableReader::MayContain(Slice key) const {
+  if (filter_.empty()) return true;
+  return BloomMayContain(filter_, key);
+}
+
+size_t SSTableReader::FindBlock(Slice key) const {
+  auto it = std::lower_bound(fences_.begin(), fences_.end(), key,
+                             [](const Fence& f, Slice k) { return f.last_key < k; });
+  return static_cast<size_t>(it - fences_.begin());
+}
+
+Status SSTableReader::CheckBlock(size_t block, Slice* entries) const {
+  const Fence& f = fences_[block];
+  const char* p = map_->data() + f.offset;
+  if (LoadFixed32(p + f.size) != crc32c::Value(p, f.size)) {
+    return Status::Corruption(path_ + ": sstable data block checksum mismatch at offset " + std::to_string(f.offset));
+  }
+  *entries = Slice(p, f.size);
+  return Status::OK();
+}
+
+Status SSTableReader::Get(Slice key, bool* found, EntryKind* kind, std::string* value) const {
+  *found = false;
+  if (!MayContain(key)) return Status::OK();
+  const size_t block = FindBlock(key);
+  if (block == fences_.size()) return Status::OK();
+  Iterator it(this);
+  it.Seek(key);
+  TIDEKV_RETURN_IF_ERROR(it.status());
+  if (it.Valid() && it.key() == key) {
+    *found = true;
+    *kind = it.kind();
+    value->assign(it.value().data(), it.value().size());
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// Iterator
+
+bool SSTableReader::Iterator::EnterBlock(size_t block) {
+  valid_ = false;
+  block_ = block;
+  if (block >= table_->fences_.size()) return false;
+  Slice entries;
+  status_ = table_->CheckBlock(block, &entries);
+  if (!status_.ok()) return false;
+  pos_ = entries.data();
+  end_ = entries.data() + entries.size();
+  return ParseEntry();
+}
+
+bool SSTableReader::Iterator::ParseEntry() {
+  valid_ = false;
+  if (pos_ >= end_) return false;
+  uint64_t key_len = 0, value_len = 0;
+  const char* p = DecodeVarint64(pos_, end_, &key_len);
+  if (p != nullptr) p = DecodeVarint64(p, end_, &value_len);
+  if (p == nullptr || p >= end_ || key_len > static_cast<uint64_t>(end_ - p - 1) ||
+      value_len > static_cast<uint64_t>(end_ - p - 1) - key_len || !IsValidEntryKind(static_cast<uint8_t>(*p))) {
+    status_ = Status::Corruption(table_->path_ + ": sstable entry is malformed");
+    return false;
+  }
+  kind_ = static_cast<EntryKind>(*p++);
+  key_ = Slice(p, key_len);
+  value_ = Slice(p + key_len, value_len);
+  pos_ = p + key_len + value_len;
+  valid_ = true;
+  return true;
+}
+
+void SSTableReader::Iterator::SeekToFirst() {
+  status_ = Status::OK();
+  EnterBlock(0);
+}
+
+void SSTableReader::Iterator::Seek(Slice target) {
+  status_ = Status::OK();
+  if (!EnterBlock(table_->FindBlock(target))) return;
+  while (valid_ && key_ < target) Next();
+}
+
+void SSTableReader::Iterator::Next() {
+  if (!valid_) return;
+  if (pos_ < end_) {
+    ParseEntry();
+    return;
+  }
+  EnterBlock(block_ + 1);
+}
+
+}  // namespace tidekv::lsm

@@ -1,0 +1,157 @@
+// SSTable: an immutable file of entries sorted by key, the LSM engine's unit
+// of storage. Written once by SSTableBuilder (a flush or a compaction), read
+// through a mapping by SSTableReader; shared by checkpoints and deleted when
+// no retained checkpoint and no live version names it.
+//
+// Layout (little-endian; docs/formats/sstable.md):
+//
+//   file header (64 bytes, type kSSTable, args[0] = file number)
+//   data blocks, each: entries, then CRC32C of the entries (u32)
+//     entry: varint key length, varint value length, kind (u8), key, value
+//   filter block: bloom filter bytes (bloom.h), then CRC32C (u32)
+//   index block: varint entry count, varint smallest-key length, smallest
+//     key, then per data block: varint last-key length, last key, varint
+//     offset, varint size (without its CRC); then CRC32C (u32)
+//   footer (48 bytes): index offset, index size, filter offset, filter size
+//     (u64 each; sizes without the CRC), magic "tkvsstbl" (u64), CRC32C of
+//     those 40 bytes (u32), zero (u32)
+//
+// Keys compare bytewise (memcmp, then the shorter first), the order of
+// std::string_view. Within a table a key appears once: the newest entry of
+// the run the table was built from.
+//
+// Every block's CRC is checked before its bytes are used: the footer, index
+// and filter when the table opens, a data block each time a read or an
+// iterator enters it. A mismatch is Status::Corruption naming the file.
+//
+// Threading: a reader is immutable after Open and may be used from any
+// number of threads; an Iterator belongs to one thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/env.h"
+#include "common/slice.h"
+#include "common/status.h"
+
+namespace tidekv::lsm {
+
+// What an entry says about its key. Values cross into files: do not renumber.
+enum class EntryKind : uint8_t {
+  kValue = 1,
+  kTombstone = 2,
+  kMergeAdd = 3,     // an int64 add operand (8 bytes) to apply to older entries
+  kMergeAppend = 4,  // bytes to append to the older value
+};
+bool IsValidEntryKind(uint8_t kind);
+
+struct SSTableOptions {
+  uint32_t block_bytes = 4096;  // a data block is closed once it reaches this
+  int bloom_bits_per_key = 10;  // 0 = no filter
+};
+
+struct SSTableProperties {
+  uint64_t file_number = 0;
+  uint64_t file_bytes = 0;
+  uint64_t entries = 0;
+  uint64_t data_blocks = 0;
+  std::string smallest;  // first key ("" when the table is empty)
+  std::string largest;   // last key
+};
+
+class SSTableBuilder {
+ public:
+  SSTableBuilder() = default;
+  ~SSTableBuilder();  // an unfinished table is abandoned (its file deleted)
+  SSTableBuilder(const SSTableBuilder&) = delete;
+  SSTableBuilder& operator=(const SSTableBuilder&) = delete;
+
+  // Creates path (replacing it).
+  Status Open(Env* env, const std::string& path, uint64_t file_number, const SSTableOptions& options);
+  // Keys must be strictly increasing (InvalidArgument otherwise).
+  Status Add(Slice key, EntryKind kind, Slice value);
+  // Writes the filter, index and footer and syncs the file.
+  Status Finish(SSTableProperties* properties);
+  // Closes and deletes the file.
+  void Abandon();
+
+ private:
+  Status FlushBlock();
+  Status Write(Slice bytes);
+
+  Env* env_ = nullptr;
+  std::unique_ptr<File> file_;
+  SSTableOptions options_;
+  SSTableProperties props_;
+  std::string block_;         // the data block being filled
+  std::string last_key_;      // of the previous Add
+  std::string index_;         // per-block fence entries
+  std::vector<std::string> filter_keys_;  // hashed into the filter at Finish
+  std::string pending_;       // bytes not yet written to the file
+  uint64_t offset_ = 0;       // file offset of pending_[0]
+  bool finished_ = false;
+};
+
+class SSTableReader {
+ public:
+  // Maps the file and checks its header, footer, index and filter.
+  static Status Open(Env* env, const std::string& path, std::unique_ptr<SSTableReader>* reader);
+
+  const SSTableProperties& properties() const { return props_; }
+  const std::string& path() const { return path_; }
+  // False when the filter proves the key absent.
+  bool MayContain(Slice key) const;
+  // The entry for key: *found false when the table has none.
+  Status Get(Slice key, bool* found, EntryKind* kind, std::string* value) const;
+
+  // Walks entries in key order. Slices stay valid while the reader lives.
+  class Iterator {
+   public:
+    explicit Iterator(const SSTableReader* table) : table_(table) {}
+    void SeekToFirst();
+    void Seek(Slice target);  // the first entry with key >= target
+    bool Valid() const { return valid_; }
+    void Next();
+    Slice key() const { return key_; }
+    EntryKind kind() const { return kind_; }
+    Slice value() const { return value_; }
+    // Corruption when a block failed its CRC (Valid() is then false).
+    const Status& status() const { return status_; }
+
+   private:
+    bool EnterBlock(size_t block);
+    bool ParseEntry();
+
+    const SSTableReader* table_;
+    size_t block_ = 0;
+    const char* pos_ = nullptr;
+    const char* end_ = nullptr;
+    Slice key_, value_;
+    EntryKind kind_ = EntryKind::kValue;
+    bool valid_ = false;
+    Status status_;
+  };
+
+ private:
+  struct Fence {
+    Slice last_key;
+    uint64_t offset = 0;
+    uint64_t size = 0;
+  };
+  SSTableReader() = default;
+  // The first block whose last key is >= key (fences_.size() when none).
+  size_t FindBlock(Slice key) const;
+  Status CheckBlock(size_t block, Slice* entries) const;
+
+  std::string path_;
+  std::unique_ptr<File> file_;
+  std::unique_ptr<MappedRegion> map_;
+  SSTableProperties props_;
+  std::vector<Fence> fences_;
+  Slice filter_;
+};
+
+}  // namespace tidekv::lsm
