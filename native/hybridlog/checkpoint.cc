@@ -124,12 +124,16 @@ Status HybridLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>
     if (s.ok()) {
       retained_.push_back(Retained{manifest, state});
       carry_index_.clear();
+      carry_index_base_ = false;
       force_full_ = false;
     } else {
       // Nothing of this checkpoint is named by a manifest. Its dirty index
       // chunks go with the next one; its log bytes, by writing everything.
       // Older images go first: later ones override them when loaded.
-      if (t->index_base) carry_index_.clear();
+      if (t->index_base) {
+        carry_index_.clear();
+        carry_index_base_ = true;  // the next index file holds everything: a new chain starts there
+      }
       for (size_t i = 0; i < t->index_images.size(); ++i) {
         carry_index_.emplace_back(t->index_images.ids[i], std::string(t->index_images.image(i)));
       }
@@ -330,8 +334,10 @@ Status HybridLogEngine::WriteIndexDelta(Ticket* t, const CheckpointState* previo
     }
   }
   std::vector<IndexRef> chain;
-  if (!base && previous != nullptr && previous->bucket_bits == t->bucket_bits) chain = previous->index_chain;
   const bool with_carry = !base && !carry_index_.empty();
+  if (!base && !(with_carry && carry_index_base_) && previous != nullptr && previous->bucket_bits == t->bucket_bits) {
+    chain = previous->index_chain;
+  }
   if (t->index_images.size() > 0 || with_carry) {
     BlockFileWriter writer;
     FileHeader header;
@@ -624,6 +630,7 @@ Status HybridLogEngine::Restore(uint64_t version) {
     }
     next_version_ = next_to_write_ = version + 1;
     carry_index_.clear();
+    carry_index_base_ = false;
     force_full_ = false;
     // No cut can exist during a restore; calls are refused meanwhile anyway.
     GarbagePlan garbage;

@@ -219,6 +219,7 @@ class HybridLogEngine final : public Engine {
   uint64_t retained_floor_ = UINT64_MAX;  // smallest begin of a retained checkpoint
   // Owned by the thread whose turn it is to write (next_to_write_).
   std::vector<std::pair<uint64_t, std::string>> carry_index_;  // index images of failed checkpoints, oldest first
+  bool carry_index_base_ = false;  // carry_index_ starts with a whole index (a failed base)
   bool force_full_ = false;                      // a checkpoint failed: the next writes everything
 };
 

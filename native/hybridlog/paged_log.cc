@@ -451,8 +451,10 @@ void PagedLog::CopyRange(uint64_t address, size_t n, char* dst) const {
 uint32_t PagedLog::RecordFrameBytesAt(uint64_t address) const { return RecordView(BytesAt(address)).frame_bytes(); }
 
 void PagedLog::CollectSegmentsToSync(uint64_t begin, uint64_t below, SyncList* list, std::vector<std::string>* names) {
-  if (below <= begin) return;
-  for (uint64_t n = begin / options_.segment_bytes; n <= (below - 1) / options_.segment_bytes; ++n) {
+  // The same files OpenRecovered opens: every segment holding bytes below
+  // `below` from begin's on, including the one `below` falls in when
+  // begin == below (recovery opens it, so it must be named and durable).
+  for (uint64_t n = begin / options_.segment_bytes; std::max(n * options_.segment_bytes, kFirstAddress) < below; ++n) {
     if (n >= segments_.size() || segments_[n] == nullptr) continue;
     names->push_back(SegmentFileName(n));
     list->files.emplace_back(segments_[n]->file.get(), &segments_[n]->unsynced);
