@@ -537,6 +537,22 @@ TEST(Checkpoint, RandomFailuresRestoresAndReopensKeepEveryVersionExact) {
   }
 }
 
+TEST(Checkpoint, StateOfAnotherFormatIsRefused) {
+  CheckpointState state;
+  state.page_bytes = kPage;
+  state.segment_bytes = 4 * kPage;
+  state.bucket_bits = 4;
+  state.index_chain = {IndexRef{1, 100}};
+  std::string encoded = EncodeCheckpointState(state);
+  CheckpointState decoded;
+  ASSERT_OK(DecodeCheckpointState(encoded, "m", &decoded));
+  EXPECT_EQ(decoded.index_chain.size(), size_t{1});
+  encoded[0] = 1;  // the unreleased format with a chunk map
+  Status s = DecodeCheckpointState(encoded, "m", &decoded);
+  EXPECT_STATUS(s, kCorruption);
+  EXPECT_TRUE(s.message().find("format 1") != std::string::npos);
+}
+
 // A flipped bit in any file of the newest checkpoint makes open fail with
 // Corruption naming the file; recover_latest_valid falls back to the previous.
 TEST(Checkpoint, CorruptFilesAreReportedOrSkipped) {

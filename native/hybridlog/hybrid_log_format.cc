@@ -6,6 +6,7 @@ namespace tidekv::hlog {
 
 std::string EncodeCheckpointState(const CheckpointState& s) {
   std::string out;
+  PutVarint64(&out, kCheckpointStateFormat);
   for (uint64_t v : {s.page_bytes, s.segment_bytes, s.begin, s.flushed, s.tail, s.keys, s.bucket_bits, s.overflow_used,
                      s.live_entries}) {
     PutVarint64(&out, v);
@@ -30,6 +31,12 @@ Status DecodeCheckpointState(Slice bytes, const std::string& where, CheckpointSt
   auto next = [&](uint64_t* v) {
     if (p != nullptr) p = DecodeVarint64(p, end, v);
   };
+  uint64_t format = 0;
+  next(&format);
+  if (p != nullptr && format != kCheckpointStateFormat) {
+    return Status::Corruption(where + ": hybrid-log checkpoint state format " + std::to_string(format) +
+                              " is not one this build reads (" + std::to_string(kCheckpointStateFormat) + ")");
+  }
   for (uint64_t* v : {&s->page_bytes, &s->segment_bytes, &s->begin, &s->flushed, &s->tail, &s->keys, &s->bucket_bits,
                       &s->overflow_used, &s->live_entries}) {
     next(v);

@@ -52,6 +52,10 @@ struct IndexRef {
   uint64_t bytes = 0;  // file size
 };
 
+// The layout of CheckpointState in a manifest; a reader refuses any other.
+// 2: the index as a chain of files (1, never released: a map of 64 KiB chunks).
+inline constexpr uint64_t kCheckpointStateFormat = 2;
+
 // The hybrid log's part of a checkpoint manifest (engine_state).
 struct CheckpointState {
   uint64_t page_bytes = 0;
