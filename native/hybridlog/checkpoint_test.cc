@@ -44,6 +44,16 @@ Status Checkpoint(Engine* e, CheckpointInfo* info = nullptr, const std::string& 
   return e->FinishCheckpoint(ticket, info != nullptr ? info : &ignored);
 }
 
+// The failure a checkpoint meets: 0 a write failing after `torn_after` bytes
+// (ENOSPC, a torn write), 1 EIO on fsync, 2 the manifest's rename failing.
+FaultPlan CheckpointFault(int fault, uint64_t torn_after) {
+  FaultPlan plan;
+  if (fault == 0) plan.fail_writes_after_bytes = torn_after;
+  if (fault == 1) plan.fail_sync = true;
+  if (fault == 2) plan.fail_rename = true;
+  return plan;
+}
+
 // Every key of the model reads back, and no other key of the key space.
 void ExpectState(Engine* e, const Model& model, int key_space, const char* where) {
   std::string v;
@@ -414,11 +424,7 @@ TEST(Checkpoint, FailedCheckpointLeavesThePreviousIntactAndTheStoreUsable) {
     ASSERT_OK(Checkpoint(db.get()));
     const Model first = model;
     for (int i = 0; i < 2000; ++i) Mutate(db.get(), &model, rng, 300);
-    FaultPlan plan;
-    if (fault == 0) plan.fail_writes_after_bytes = 1000;  // ENOSPC, torn
-    if (fault == 1) plan.fail_sync = true;                // EIO on fsync
-    if (fault == 2) plan.fail_rename = true;              // the manifest's rename
-    env.Arm(plan);
+    env.Arm(CheckpointFault(fault, 1000));
     EXPECT_STATUS(Checkpoint(db.get()), kIoError);
     env.Disarm();
     EXPECT_EQ(db->LastCheckpointVersion(), uint64_t{1});
@@ -445,11 +451,7 @@ TEST(Checkpoint, AFailedFirstCheckpointIsFollowedByACompleteOne) {
     Model model;
     std::mt19937_64 rng(testing::TestSeed() + 17 + fault);
     for (int i = 0; i < 3000; ++i) Mutate(db.get(), &model, rng, 500);
-    FaultPlan plan;
-    if (fault == 0) plan.fail_writes_after_bytes = 5000;
-    if (fault == 1) plan.fail_sync = true;
-    if (fault == 2) plan.fail_rename = true;
-    env.Arm(plan);
+    env.Arm(CheckpointFault(fault, 5000));
     EXPECT_STATUS(Checkpoint(db.get()), kIoError);
     env.Disarm();
     EXPECT_EQ(db->LastCheckpointVersion(), uint64_t{0});

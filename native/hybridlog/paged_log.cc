@@ -120,20 +120,24 @@ Status PagedLog::Allocate(uint32_t frame_bytes, uint64_t* address, char** dst) {
     }
     const uint64_t offset = tail_ & page_mask_;
     if (offset + frame_bytes <= page_bytes_) break;
-    // The record does not fit: close the page with padding and move on.
-    char* frame = frames_[FrameIndex(tail_page_)];
-    const uint64_t remaining = page_bytes_ - offset;
-    if (remaining >= kRecordHeaderBytes) {
-      EncodeRecordHeader(frame + offset, RecordType::kPadding, 0, 0, 0, remaining, 0);
-    } else {
-      std::memset(frame + offset, 0, remaining);
-    }
-    tail_ = (tail_page_ + 1) << page_bits_;
+    CloseTailPage();  // the record does not fit: pad the page and move on
   }
   *address = tail_;
   *dst = frames_[FrameIndex(tail_page_)] + (tail_ & page_mask_);
   tail_ += frame_bytes;
   return Status::OK();
+}
+
+void PagedLog::CloseTailPage() {
+  char* frame = frames_[FrameIndex(tail_page_)];
+  const uint64_t offset = tail_ & page_mask_;
+  const uint64_t remaining = page_bytes_ - offset;
+  if (remaining >= kRecordHeaderBytes) {
+    EncodeRecordHeader(frame + offset, RecordType::kPadding, 0, 0, 0, remaining, 0);
+  } else {
+    std::memset(frame + offset, 0, remaining);
+  }
+  tail_ = (tail_page_ + 1) << page_bits_;
 }
 
 uint64_t PagedLog::FlushNeededToAllocate(uint32_t frame_bytes) const {
@@ -370,17 +374,7 @@ Status PagedLog::TakeCut(bool fold_over, Cut* cut) {
   if (fold_over) {
     // Close the tail page, then queue every page below the tail: the
     // checkpoint is the flushed log; memory holds nothing it needs.
-    if (tail_page_ready_ && PageOf(tail_) == tail_page_ && (tail_ & page_mask_) != 0) {
-      char* frame = frames_[FrameIndex(tail_page_)];
-      const uint64_t offset = tail_ & page_mask_;
-      const uint64_t remaining = page_bytes_ - offset;
-      if (remaining >= kRecordHeaderBytes) {
-        EncodeRecordHeader(frame + offset, RecordType::kPadding, 0, 0, 0, remaining, 0);
-      } else {
-        std::memset(frame + offset, 0, remaining);
-      }
-      tail_ = (tail_page_ + 1) << page_bits_;
-    }
+    if (tail_page_ready_ && PageOf(tail_) == tail_page_ && (tail_ & page_mask_) != 0) CloseTailPage();
     bool queued = false;
     for (uint64_t page = PageOf(read_only_); page < PageOf(tail_); ++page) {
       Segment* segment = nullptr;
@@ -450,11 +444,16 @@ void PagedLog::CopyRange(uint64_t address, size_t n, char* dst) const {
 
 uint32_t PagedLog::RecordFrameBytesAt(uint64_t address) const { return RecordView(BytesAt(address)).frame_bytes(); }
 
+std::pair<uint64_t, uint64_t> PagedLog::SegmentsBelow(uint64_t begin, uint64_t flushed) const {
+  const uint64_t first = begin / options_.segment_bytes;
+  uint64_t end = first;
+  while (std::max(end * options_.segment_bytes, kFirstAddress) < flushed) ++end;
+  return {first, end};
+}
+
 void PagedLog::CollectSegmentsToSync(uint64_t begin, uint64_t below, SyncList* list, std::vector<std::string>* names) {
-  // The same files OpenRecovered opens: every segment holding bytes below
-  // `below` from begin's on, including the one `below` falls in when
-  // begin == below (recovery opens it, so it must be named and durable).
-  for (uint64_t n = begin / options_.segment_bytes; std::max(n * options_.segment_bytes, kFirstAddress) < below; ++n) {
+  const auto [first, end] = SegmentsBelow(begin, below);
+  for (uint64_t n = first; n < end; ++n) {
     if (n >= segments_.size() || segments_[n] == nullptr) continue;
     names->push_back(SegmentFileName(n));
     list->files.emplace_back(segments_[n]->file.get(), &segments_[n]->unsynced);
@@ -491,12 +490,10 @@ Status PagedLog::OpenRecovered(const Options& options, const Recovered& state) {
   flushed_until_.store(state.flushed, std::memory_order_release);
   head_ = read_only_ = state.flushed;
   first_live_segment_ = begin_ / options_.segment_bytes;
-  // Every segment file holding bytes below `flushed`, from begin's on. That
-  // includes the one `flushed` falls in even when begin == flushed (the cut
-  // may lower begin to flushed): pages from `flushed` on are written into that
-  // same file, and creating it afresh would truncate the bytes below.
-  for (uint64_t n = begin_ / options_.segment_bytes;
-       std::max(n * options_.segment_bytes, kFirstAddress) < state.flushed; ++n) {
+  // Opened, not created afresh: pages from `flushed` on are written into the
+  // last of these, and creating it would truncate the bytes below.
+  const auto [first_segment, end_segment] = SegmentsBelow(begin_, state.flushed);
+  for (uint64_t n = first_segment; n < end_segment; ++n) {
     Segment* segment = nullptr;
     TIDEKV_RETURN_IF_ERROR(OpenSegment(n, &segment));
   }

@@ -43,6 +43,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/env.h"
@@ -254,6 +255,14 @@ class PagedLog {
   Status AcquireFrame(uint64_t page, bool bulk = false);  // bulk: about to be filled whole (recovery)
   // Moves read_only to keep mutable_pages pages mutable; queues flushes.
   Status ShiftReadOnly();
+  // Ends the tail page with padding (or zeros where no header fits) and moves
+  // the tail to the next page.
+  void CloseTailPage();
+  // The segment numbers [first, end) a checkpoint of [begin, flushed) needs
+  // on disk: every segment holding bytes below `flushed`, from begin's on,
+  // including the one `flushed` falls in when begin == flushed. Recovery
+  // opens exactly these and a checkpoint syncs exactly these.
+  std::pair<uint64_t, uint64_t> SegmentsBelow(uint64_t begin, uint64_t flushed) const;
   Status SegmentFor(uint64_t page, Segment** segment);
   Status CreateSegment(uint64_t number, Segment** segment);
   void DeleteObsoleteSegments(uint64_t* files_deleted);
