@@ -251,3 +251,17 @@ Status ReadBlockFile(Env* env, const std::string& path, BlockFileKind kind, File
 }
 
 }  // namespace tidekv
+
+namespace tidekv {
+
+const char* EngineKindName(EngineKind kind) {
+  switch (kind) {
+    case EngineKind::kHybridLog:
+      return "hybridlog";
+    case EngineKind::kLsm:
+      return "lsm";
+  }
+  return "unknown";
+}
+
+}  // namespace tidekv

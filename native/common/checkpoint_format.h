@@ -44,7 +44,9 @@ struct CheckpointInfo {
   std::string meta;
 };
 
-enum class EngineKind : uint32_t { kHybridLog = 1 };
+enum class EngineKind : uint32_t { kHybridLog = 1, kLsm = 2 };  // reaches disk
+// The name users give open() for an engine kind ("hybridlog", "lsm").
+const char* EngineKindName(EngineKind kind);
 
 struct CheckpointManifest {
   CheckpointInfo info;

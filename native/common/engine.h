@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -62,6 +63,36 @@ class CheckpointTicket {
 struct CheckpointRequest {
   std::string meta;
   MetaKind meta_kind = MetaKind::kNone;
+};
+
+// What an engine can do beyond the common contract (db.capabilities in lib/).
+struct EngineCapabilities {
+  bool ordered = false;  // NewRangeCursor works: keys are kept in order
+};
+
+// A key range for NewRangeCursor. Unset bounds are open ends.
+struct RangeOptions {
+  bool has_lower = false;
+  bool lower_inclusive = true;  // gte (true) or gt (false)
+  std::string lower;
+  bool has_upper = false;
+  bool upper_inclusive = false;  // lte (true) or lt (false)
+  std::string upper;
+  bool reverse = false;           // from the upper end down
+  uint64_t limit = UINT64_MAX;    // entries at most
+};
+
+// Walks a range over a consistent view: the state when the cursor was made,
+// whatever is written, checkpointed, compacted or restored later. The cursor
+// keeps the files and memory of that view alive until it is destroyed, so
+// callers should not keep one longer than they read from it. One thread at a time.
+class RangeCursor {
+ public:
+  virtual ~RangeCursor() = default;
+  // Calls fn(key, value) for the next entries, in order, until fn returns
+  // false (that entry counts as delivered) or the range is exhausted
+  // (*done = true). The slices are valid during the call only.
+  virtual Status Next(const std::function<bool(Slice key, Slice value)>& fn, bool* done) = 0;
 };
 
 class Engine {
@@ -118,6 +149,12 @@ class Engine {
   // Waits for background work, releases memory, files and the directory lock.
   // Idempotent. Every later call returns kClosed.
   virtual Status Close() = 0;
+
+  virtual EngineCapabilities Capabilities() const { return {}; }
+  // Ordered engines only; the others return kUnsupported.
+  virtual Status NewRangeCursor(const RangeOptions& options, std::unique_ptr<RangeCursor>* cursor) {
+    return Status::Unsupported("range scans need an ordered engine ('lsm'); this engine hashes its keys");
+  }
 
   // Convenience for tests and tools.
   Status Get(Slice key, std::string* value);

@@ -434,7 +434,10 @@ uint64_t HybridLogEngine::LastCheckpointVersion() {
 
 Status HybridLogEngine::LoadCheckpoint(const CheckpointManifest& manifest, const CheckpointState& state) {
   const std::string where = JoinPath(dir_, ManifestFileName(manifest.info.version));
-  if (manifest.engine != EngineKind::kHybridLog) return Status::Corruption(where + ": not a hybrid-log checkpoint");
+  if (manifest.engine != EngineKind::kHybridLog) {
+    return Status::InvalidArgument(dir_ + " holds a store of engine '" + EngineKindName(manifest.engine) +
+                                   "'; open it with that engine");
+  }
   if (state.page_bytes < kMinPageBytes || state.page_bytes > kMaxPageBytes || (state.page_bytes & (state.page_bytes - 1)) ||
       state.segment_bytes < state.page_bytes || state.segment_bytes % state.page_bytes != 0 ||
       static_cast<int>(state.bucket_bits) > kMaxIndexBucketBits) {
@@ -526,6 +529,10 @@ Status HybridLogEngine::Recover() {
     CheckpointState state;
     const std::string where = JoinPath(dir_, ManifestFileName(versions[i]));
     Status s = ReadManifest(env, dir_, versions[i], &manifest);
+    if (s.ok() && manifest.engine != EngineKind::kHybridLog) {
+      return Status::InvalidArgument(dir_ + " holds a store of engine '" + EngineKindName(manifest.engine) +
+                                     "'; open it with that engine");
+    }
     if (s.ok()) s = DecodeCheckpointState(manifest.engine_state, where, &state);
     if (s.ok()) s = LoadCheckpoint(manifest, state);
     if (s.ok()) {

@@ -111,6 +111,11 @@ struct MemTable::Payload {
   uint32_t size;
   MemEntryKind kind;
   MergeOp merge_op;
+  // Set by Install before the payload is published: the key's previous entry
+  // (nullptr for its first) and this write's sequence number. Snapshot
+  // iterators walk back along `older` to the entry their snapshot saw.
+  uint64_t seq;
+  const Payload* older;
   const char* bytes() const { return reinterpret_cast<const char*>(this + 1); }
 };
 
@@ -120,7 +125,7 @@ static_assert(alignof(std::atomic<void*>) <= 8, "the arena aligns to 8");
 MemTable::MemTable(uint64_t seed, size_t max_value_bytes)
     : max_value_bytes_(std::min(max_value_bytes, kMaxValueBytes)), rng_state_(seed) {
   static_assert(sizeof(Node) == 16 && sizeof(head_storage_) == sizeof(Node) + kMaxHeight * sizeof(std::atomic<Node*>));
-  static_assert(sizeof(Payload) == 8);
+  static_assert(sizeof(Payload) == 24);
   Node* head = new (head_storage_) Node(nullptr, 0, kMaxHeight);
   for (int i = 0; i < kMaxHeight; ++i) new (&head->next()[i]) std::atomic<Node*>(nullptr);
 }
@@ -163,7 +168,7 @@ const MemTable::Payload* MemTable::NewPayload(MemEntryKind kind, MergeOp op, Sli
   const size_t size = first.size() + second.size();  // callers checked it against max_value_bytes_
   char* mem = arena_.Allocate(sizeof(Payload) + size);
   if (mem == nullptr) return nullptr;
-  Payload* p = new (mem) Payload{static_cast<uint32_t>(size), kind, op};
+  Payload* p = new (mem) Payload{static_cast<uint32_t>(size), kind, op, 0, nullptr};
   char* bytes = mem + sizeof(Payload);
   if (!first.empty()) std::memcpy(bytes, first.data(), first.size());
   if (!second.empty()) std::memcpy(bytes + first.size(), second.data(), second.size());
@@ -172,8 +177,13 @@ const MemTable::Payload* MemTable::NewPayload(MemEntryKind kind, MergeOp op, Sli
 
 Status MemTable::Install(Slice key, Node* found, Node* const* prev, const Payload* payload) {
   if (payload == nullptr) return Status::Limit("out of memory for a memtable entry");
+  // Not yet published, so this thread may still write it.
+  auto* fresh = const_cast<Payload*>(payload);
+  fresh->seq = last_seq_.load(std::memory_order_relaxed) + 1;
   if (found != nullptr && found->key() == key) {
+    fresh->older = found->payload.load(std::memory_order_relaxed);
     found->payload.store(payload, std::memory_order_release);
+    last_seq_.store(fresh->seq, std::memory_order_release);
     return Status::OK();
   }
   const int height = RandomHeight();
@@ -193,13 +203,32 @@ Status MemTable::Install(Slice key, Node* found, Node* const* prev, const Payloa
     preds[i]->next()[i].store(node, std::memory_order_release);
   }
   entries_.fetch_add(1, std::memory_order_relaxed);
+  last_seq_.store(fresh->seq, std::memory_order_release);
   return Status::OK();
 }
 
-Status MemTable::Upsert(Slice key, const Payload* payload) {
+Status MemTable::Upsert(Slice key, const Payload* payload, std::optional<MemEntryKind>* previous) {
   Node* prev[kMaxHeight];
   Node* found = FindGreaterOrEqual(key, prev);
+  if (previous != nullptr) {
+    previous->reset();
+    if (found != nullptr && found->key() == key) *previous = found->payload.load(std::memory_order_relaxed)->kind;
+  }
   return Install(key, found, prev, payload);
+}
+
+MemTable::Node* MemTable::FindLessThan(const Slice* key) const {
+  Node* x = head();
+  int level = max_height_.load(std::memory_order_relaxed) - 1;
+  for (;;) {
+    Node* next = x->next()[level].load(std::memory_order_acquire);
+    if (next != nullptr && (key == nullptr || next->key() < *key)) {
+      x = next;
+    } else {
+      if (level == 0) return x == head() ? nullptr : x;
+      --level;
+    }
+  }
 }
 
 Status MemTable::CheckKey(Slice key) {
@@ -211,18 +240,18 @@ Status MemTable::CheckKey(Slice key) {
   return Status::OK();
 }
 
-Status MemTable::Put(Slice key, Slice value) {
+Status MemTable::Put(Slice key, Slice value, std::optional<MemEntryKind>* previous) {
   TIDEKV_RETURN_IF_ERROR(CheckKey(key));
   if (value.size() > max_value_bytes_) {
     return Status::InvalidArgument("value of " + std::to_string(value.size()) + " bytes exceeds the limit of " +
                                    std::to_string(max_value_bytes_));
   }
-  return Upsert(key, NewPayload(MemEntryKind::kValue, MergeOp{}, value));
+  return Upsert(key, NewPayload(MemEntryKind::kValue, MergeOp{}, value), previous);
 }
 
-Status MemTable::Delete(Slice key) {
+Status MemTable::Delete(Slice key, std::optional<MemEntryKind>* previous) {
   TIDEKV_RETURN_IF_ERROR(CheckKey(key));
-  return Upsert(key, NewPayload(MemEntryKind::kTombstone, MergeOp{}, Slice()));
+  return Upsert(key, NewPayload(MemEntryKind::kTombstone, MergeOp{}, Slice()), previous);
 }
 
 Status MemTable::Merge(Slice key, MergeOp op, Slice operand, MergeOutcome* outcome, Slice* resolved) {
@@ -297,7 +326,15 @@ bool MemTable::Get(Slice key, MemEntry* entry) const {
 // ---- Iterator ----
 
 void MemTable::Iterator::Load() {
-  if (node_ != nullptr) entry_ = ToEntry(node_->payload.load(std::memory_order_acquire));
+  // Nodes whose first entry came after the snapshot did not exist for it.
+  for (; node_ != nullptr; node_ = node_->next()[0].load(std::memory_order_acquire)) {
+    const Payload* p = node_->payload.load(std::memory_order_acquire);
+    while (p != nullptr && p->seq > snapshot_) p = p->older;
+    if (p != nullptr) {
+      entry_ = ToEntry(p);
+      return;
+    }
+  }
 }
 
 void MemTable::Iterator::SeekToFirst() {
@@ -308,6 +345,29 @@ void MemTable::Iterator::SeekToFirst() {
 void MemTable::Iterator::Seek(Slice target) {
   node_ = table_->FindGreaterOrEqual(target, nullptr);
   Load();
+}
+
+void MemTable::Iterator::LoadBackward() {
+  while (node_ != nullptr) {
+    const Payload* p = node_->payload.load(std::memory_order_acquire);
+    while (p != nullptr && p->seq > snapshot_) p = p->older;
+    if (p != nullptr) {
+      entry_ = ToEntry(p);
+      return;
+    }
+    const Slice key = node_->key();
+    node_ = table_->FindLessThan(&key);
+  }
+}
+
+void MemTable::Iterator::SeekToLast() {
+  node_ = table_->FindLessThan(nullptr);
+  LoadBackward();
+}
+
+void MemTable::Iterator::SeekBefore(Slice target) {
+  node_ = table_->FindLessThan(&target);
+  LoadBackward();
 }
 
 void MemTable::Iterator::Next() {

@@ -3,6 +3,10 @@
 // of each key: a value, a tombstone, or a merge operand not yet resolved
 // against a value.
 //
+// Snapshots: each write gets a sequence number and its entry keeps a pointer
+// to the entry it replaced, so an iterator can read the table as it was at
+// an earlier sequence (a range scan's consistent view) while writes go on.
+//
 // Memory: every node and entry lives in an Arena (blocks of 1 MiB; an
 // allocation over a quarter block gets a block of its own) freed all at once
 // with the memtable. Nothing is freed earlier: a new entry for an existing key
@@ -39,6 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -115,8 +120,12 @@ class MemTable {
   MemTable& operator=(const MemTable&) = delete;
 
   // Keys are 1..kMaxKeyBytes bytes; values 0..max_value_bytes. kLimit when out of memory.
-  Status Put(Slice key, Slice value);
-  Status Delete(Slice key);  // stores a tombstone, also for a key it has no entry for
+  // When previous is not null it receives the kind of the entry the write
+  // replaced (nullopt: the table had no entry for key): what an engine needs
+  // to count live keys without a second search.
+  Status Put(Slice key, Slice value, std::optional<MemEntryKind>* previous = nullptr);
+  // Stores a tombstone, also for a key it has no entry for.
+  Status Delete(Slice key, std::optional<MemEntryKind>* previous = nullptr);
   // kAddInt64 operands are 8-byte little-endian deltas. On error the key's
   // entry is unchanged. *resolved (may be null) views the new value when
   // *outcome is kResolved.
@@ -130,13 +139,20 @@ class MemTable {
   // Distinct keys (tombstones included).
   size_t entries() const { return entries_.load(std::memory_order_relaxed); }
 
-  // Walks keys in order, one entry each (the newest when it was positioned).
-  // The table must outlive the iterator.
+  // The sequence number of the newest write: an iterator made with it as its
+  // snapshot sees exactly the writes that completed before this call.
+  uint64_t LastSequence() const { return last_seq_.load(std::memory_order_acquire); }
+
+  // Walks keys in order, one entry each: the newest when it was positioned,
+  // or with a snapshot, the newest whose write had sequence <= snapshot (keys
+  // first written after it are skipped). The table must outlive the iterator.
   class Iterator {
    public:
-    explicit Iterator(const MemTable* table) : table_(table) {}
+    explicit Iterator(const MemTable* table, uint64_t snapshot = UINT64_MAX) : table_(table), snapshot_(snapshot) {}
     void SeekToFirst();
     void Seek(Slice target);  // the first key >= target
+    void SeekToLast();
+    void SeekBefore(Slice target);  // the last key < target
     bool Valid() const { return node_ != nullptr; }
     void Next();
     // REQUIRES: Valid().
@@ -147,8 +163,10 @@ class MemTable {
     const MemEntry& entry() const { return entry_; }
 
    private:
-    void Load();  // entry_ from node_
+    void Load();  // entry_ from node_, skipping forward past nodes the snapshot cannot see
+    void LoadBackward();  // the same, skipping backward
     const MemTable* table_;
+    uint64_t snapshot_;
     const Node* node_ = nullptr;
     MemEntry entry_{};
   };
@@ -160,12 +178,14 @@ class MemTable {
   // The first node with key >= key (nullptr: none); when prev is not null,
   // prev[i] = the last node before it at level i, for every level in use.
   Node* FindGreaterOrEqual(Slice key, Node** prev) const;
+  // The last node with key < key (nullptr: none); the last node when key is null.
+  Node* FindLessThan(const Slice* key) const;
   // A payload of first followed by second (two parts: an append writes the
   // old value and the operand without a temporary). nullptr when out of memory.
   const Payload* NewPayload(MemEntryKind kind, MergeOp op, Slice first, Slice second = Slice());
   // Points key's node at payload, linking a new node after prev when found is not key's.
   Status Install(Slice key, Node* found, Node* const* prev, const Payload* payload);
-  Status Upsert(Slice key, const Payload* payload);
+  Status Upsert(Slice key, const Payload* payload, std::optional<MemEntryKind>* previous);
   static Status CheckKey(Slice key);
   static MemEntry ToEntry(const Payload* p);
   Node* head() const;
@@ -175,6 +195,7 @@ class MemTable {
   uint64_t rng_state_;
   std::atomic<int> max_height_{1};
   std::atomic<size_t> entries_{0};
+  std::atomic<uint64_t> last_seq_{0};  // written by the writer after each publish
   // The head node lives here rather than in the arena, so construction cannot fail.
   alignas(8) char head_storage_[16 + kMaxHeight * 8];
 };

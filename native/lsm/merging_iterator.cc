@@ -9,6 +9,8 @@ class TableRunIterator final : public RunIterator {
   explicit TableRunIterator(const SSTableReader* table) : it_(table) {}
   void SeekToFirst() override { it_.SeekToFirst(); }
   void Seek(Slice target) override { it_.Seek(target); }
+  void SeekToLast() override { it_.SeekToLast(); }
+  void SeekBefore(Slice target) override { it_.SeekBefore(target); }
   bool Valid() const override { return it_.Valid(); }
   void Next() override { it_.Next(); }
   Slice key() const override { return it_.key(); }
@@ -48,6 +50,46 @@ void MergingIterator::Next() {
     if (r->Valid() && r->key() == Slice(key)) r->Next();
   }
   FindSmallest();
+}
+
+void MergingIterator::SeekToLast() {
+  status_ = Status::OK();
+  for (auto& r : runs_) r->SeekToLast();
+  FindLargest();
+}
+
+void MergingIterator::SeekBefore(Slice target) {
+  status_ = Status::OK();
+  for (auto& r : runs_) r->SeekBefore(target);
+  FindLargest();
+}
+
+void MergingIterator::Prev() {
+  if (current_ < 0) return;
+  // Runs on this key step before it; the others already sit on their last
+  // key below it.
+  const std::string key(runs_[current_]->key());
+  for (auto& r : runs_) {
+    if (r->Valid() && r->key() == Slice(key)) r->SeekBefore(key);
+  }
+  FindLargest();
+}
+
+void MergingIterator::FindLargest() {
+  current_ = -1;
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    RunIterator& r = *runs_[i];
+    if (!r.Valid()) {
+      Status s = r.status();
+      if (!s.ok()) {
+        if (status_.ok()) status_ = s;
+        current_ = -1;
+        return;
+      }
+      continue;
+    }
+    if (current_ < 0 || runs_[current_]->key() < r.key()) current_ = static_cast<int>(i);
+  }
 }
 
 // The smallest key among the runs; on a tie the newest run (lowest index).

@@ -25,6 +25,10 @@ class RunIterator {
   virtual ~RunIterator() = default;
   virtual void SeekToFirst() = 0;
   virtual void Seek(Slice target) = 0;  // the first key >= target
+  // Backward positioning (reverse range scans). Runs have no Prev: a reverse
+  // walk seeks before the key it is on, which costs a lookup per step.
+  virtual void SeekToLast() = 0;
+  virtual void SeekBefore(Slice target) = 0;  // the last key < target
   virtual bool Valid() const = 0;
   virtual void Next() = 0;
   virtual Slice key() const = 0;
@@ -46,6 +50,11 @@ class MergingIterator {
   bool Valid() const { return current_ >= 0; }
   // To the next distinct key.
   void Next();
+  // Backward: the last key, the last key < target, the previous distinct
+  // key. Do not mix with Next() without a Seek in between.
+  void SeekToLast();
+  void SeekBefore(Slice target);
+  void Prev();
   Slice key() const { return runs_[current_]->key(); }
   EntryKind kind() const { return runs_[current_]->kind(); }
   Slice value() const { return runs_[current_]->value(); }
@@ -56,6 +65,7 @@ class MergingIterator {
 
  private:
   void FindSmallest();
+  void FindLargest();
 
   std::vector<std::unique_ptr<RunIterator>> runs_;
   int current_ = -1;

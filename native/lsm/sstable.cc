@@ -247,7 +247,20 @@ Status SSTableReader::CheckBlock(size_t block, Slice* entries) const {
   return Status::OK();
 }
 
+Status SSTableReader::VerifyBlocks() const {
+  Slice entries;
+  for (size_t i = 0; i < fences_.size(); ++i) TIDEKV_RETURN_IF_ERROR(CheckBlock(i, &entries));
+  return Status::OK();
+}
+
 Status SSTableReader::Get(Slice key, bool* found, EntryKind* kind, std::string* value) const {
+  Slice view;
+  TIDEKV_RETURN_IF_ERROR(Find(key, found, kind, &view));
+  if (*found) value->assign(view.data(), view.size());
+  return Status::OK();
+}
+
+Status SSTableReader::Find(Slice key, bool* found, EntryKind* kind, Slice* value) const {
   *found = false;
   if (!MayContain(key)) return Status::OK();
   const size_t block = FindBlock(key);
@@ -258,7 +271,7 @@ Status SSTableReader::Get(Slice key, bool* found, EntryKind* kind, std::string* 
   if (it.Valid() && it.key() == key) {
     *found = true;
     *kind = it.kind();
-    value->assign(it.value().data(), it.value().size());
+    *value = it.value();
   }
   return Status::OK();
 }
@@ -306,6 +319,46 @@ void SSTableReader::Iterator::Seek(Slice target) {
   status_ = Status::OK();
   if (!EnterBlock(table_->FindBlock(target))) return;
   while (valid_ && key_ < target) Next();
+}
+
+bool SSTableReader::Iterator::LastInBlockBefore(size_t block, const Slice* limit) {
+  if (!EnterBlock(block)) return false;
+  // Entries are only readable front to back: walk the block, remembering
+  // where the last entry below the limit starts, then parse it again.
+  const char* start = table_->map_->data() + table_->fences_[block].offset;
+  const char* last_start = nullptr;
+  while (valid_) {
+    if (limit != nullptr && !(key_ < *limit)) break;
+    last_start = start;
+    start = pos_;
+    if (pos_ >= end_) break;
+    ParseEntry();  // valid_ false with status_ set when malformed
+  }
+  if (!status_.ok() || last_start == nullptr) {
+    valid_ = false;
+    return false;
+  }
+  pos_ = last_start;
+  return ParseEntry();
+}
+
+void SSTableReader::Iterator::SeekToLast() {
+  status_ = Status::OK();
+  valid_ = false;
+  if (table_->fences_.empty()) return;
+  LastInBlockBefore(table_->fences_.size() - 1, nullptr);
+}
+
+void SSTableReader::Iterator::SeekBefore(Slice target) {
+  status_ = Status::OK();
+  valid_ = false;
+  size_t block = table_->FindBlock(target);
+  if (block == table_->fences_.size()) {
+    SeekToLast();
+    return;
+  }
+  if (LastInBlockBefore(block, &target) || !status_.ok()) return;
+  if (block > 0) LastInBlockBefore(block - 1, nullptr);
 }
 
 void SSTableReader::Iterator::Next() {

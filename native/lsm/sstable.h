@@ -104,8 +104,13 @@ class SSTableReader {
   const std::string& path() const { return path_; }
   // False when the filter proves the key absent.
   bool MayContain(Slice key) const;
+  // Checks the CRC of every data block (the footer, index and filter were
+  // checked by Open): O(file), a sequential read of the mapping.
+  Status VerifyBlocks() const;
   // The entry for key: *found false when the table has none.
   Status Get(Slice key, bool* found, EntryKind* kind, std::string* value) const;
+  // The same without a copy: *value views the mapping (valid while the reader lives).
+  Status Find(Slice key, bool* found, EntryKind* kind, Slice* value) const;
 
   // Walks entries in key order. Slices stay valid while the reader lives.
   class Iterator {
@@ -113,6 +118,8 @@ class SSTableReader {
     explicit Iterator(const SSTableReader* table) : table_(table) {}
     void SeekToFirst();
     void Seek(Slice target);  // the first entry with key >= target
+    void SeekToLast();
+    void SeekBefore(Slice target);  // the last entry with key < target
     bool Valid() const { return valid_; }
     void Next();
     Slice key() const { return key_; }
@@ -124,6 +131,9 @@ class SSTableReader {
    private:
     bool EnterBlock(size_t block);
     bool ParseEntry();
+    // Positions on the last entry of `block` whose key is < limit (any key
+    // when limit is null); false when the block has none.
+    bool LastInBlockBefore(size_t block, const Slice* limit);
 
     const SSTableReader* table_;
     size_t block_ = 0;
