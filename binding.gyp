@@ -16,6 +16,13 @@
         "native/hybridlog/hybrid_log_format.cc",
         "native/hybridlog/hybrid_log.cc",
         "native/hybridlog/paged_log.cc",
+        "native/lsm/bloom.cc",
+        "native/lsm/lsm_checkpoint.cc",
+        "native/lsm/lsm_engine.cc",
+        "native/lsm/memtable.cc",
+        "native/lsm/merging_iterator.cc",
+        "native/lsm/sstable.cc",
+        "native/lsm/version.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
         "native/binding/engine_handle.cc"

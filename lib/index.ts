@@ -2,12 +2,22 @@
 // This file is the whole public API; everything else in lib/ is internal.
 import { invalidArgument } from './errors.js';
 import { addon } from './native.js';
-import { describe, resolveOptions, type OpenOptions } from './options.js';
+import { describe, nativeHybridLogOptions, nativeLsmOptions, resolveOptions, type OpenOptions } from './options.js';
 import { Store } from './store.js';
 
 export { TidekvError, type TidekvErrorCode } from './errors.js';
-export type { CheckpointMode, EngineName, OpenOptions, RecoverMode } from './options.js';
-export type { Capabilities, CheckpointInfo, CompactionResult, Key, Limits, Op, Stats, Value } from './store.js';
+export type { CheckpointMode, CompactionStyle, EngineName, OpenOptions, RecoverMode } from './options.js';
+export type {
+  Capabilities,
+  CheckpointInfo,
+  CompactionResult,
+  Key,
+  Limits,
+  Op,
+  RangeOptions,
+  Stats,
+  Value,
+} from './store.js';
 export { Store };
 
 /**
@@ -22,11 +32,10 @@ export async function open(dir: string, options?: OpenOptions): Promise<Store> {
     throw invalidArgument(`dir must be a non-empty string, got ${describe(dir)}`);
   }
   if (dir.includes('\0')) throw invalidArgument('dir must not contain NUL characters');
-  const { engine, checkpointMode, recover, ...rest } = resolveOptions(options);
-  const native = await addon.openHybridLog(dir, {
-    ...rest,
-    foldOver: checkpointMode === 'fold-over',
-    recoverLatestValid: recover === 'latest-valid',
-  });
-  return Store.create(native, engine);
+  const resolved = resolveOptions(options);
+  const native =
+    resolved.engine === 'lsm'
+      ? await addon.openLsm(dir, nativeLsmOptions(resolved))
+      : await addon.openHybridLog(dir, nativeHybridLogOptions(resolved));
+  return Store.create(native, resolved.engine);
 }

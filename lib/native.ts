@@ -43,6 +43,43 @@ export interface NativeStore {
   version(): number;
   restore(version: number): Promise<void>;
   close(): Promise<void>;
+  capabilities(): { ordered: boolean };
+  /**
+   * Opens a cursor over the range (the view is taken now; ERR_UNSUPPORTED on
+   * an engine that is not ordered). It is freed by rangeClose, once
+   * exhausted, when the store closes, or by GC.
+   */
+  rangeOpen(options: NativeRangeOptions): NativeRangeCursor;
+  /**
+   * Packs the next entries into `out` from offset 0, each as u32 LE key
+   * length, u32 LE value length, key bytes, value bytes. Returns n > 0: n
+   * entries packed; 0: the range is exhausted; n < 0: the next entry needs
+   * -n bytes of `out` (nothing packed). ERR_CLOSED after close().
+   */
+  rangeNext(cursor: NativeRangeCursor, out: Uint8Array): number;
+  rangeClose(cursor: NativeRangeCursor): void;
+}
+
+/** A native range cursor: an opaque, type-tagged External. */
+export interface NativeRangeCursor {
+  readonly __nativeRangeCursor: never;
+}
+
+/** At most one of gt / gte and of lt / lte; omitted ends are open. */
+export interface NativeRangeOptions {
+  gt?: NativeKey | undefined;
+  gte?: NativeKey | undefined;
+  lt?: NativeKey | undefined;
+  lte?: NativeKey | undefined;
+  reverse?: boolean | undefined;
+  /** A non-negative safe integer; no limit when absent. */
+  limit?: number | undefined;
+}
+
+/** LsmOptions::compaction_style (native/lsm/lsm_engine.h LsmCompactionStyle). */
+export const enum CompactionStyleCode {
+  Leveled = 1,
+  SizeTiered = 2,
 }
 
 export interface NativeCheckpointInfo {
@@ -67,9 +104,28 @@ export interface NativeHybridLogOptions {
   recoverLatestValid?: boolean;
 }
 
+/** native/lsm/lsm_engine.h LsmOptions; absent = the engine's default. */
+export interface NativeLsmOptions {
+  memoryBudgetBytes?: number | undefined;
+  memtableBytes?: number | undefined;
+  maxImmutableMemtables?: number | undefined;
+  compactionStyle?: CompactionStyleCode | undefined;
+  runsPerLevel?: number | undefined;
+  levelSizeRatio?: number | undefined;
+  level1Bytes?: number | undefined;
+  targetTableBytes?: number | undefined;
+  slowdownRuns?: number | undefined;
+  stopRuns?: number | undefined;
+  bloomBitsPerKey?: number | undefined;
+  blockBytes?: number | undefined;
+  retainCheckpoints?: number | undefined;
+  recoverLatestValid?: boolean | undefined;
+}
+
 interface Addon {
   setErrorFactory(factory: (status: number, message: string) => Error): void;
   openHybridLog(dir: string, options: NativeHybridLogOptions): Promise<NativeStore>;
+  openLsm(dir: string, options: NativeLsmOptions): Promise<NativeStore>;
   noop(): void;
   statusCodeCount: number;
 }

@@ -1,18 +1,41 @@
 // open() options: defaults, documentation and validation at the door, so a
 // mistake is reported with the option's name before any file is touched.
+//
+// Each engine takes the shared options and its own; an option of the other
+// engine given explicitly is an error naming both, never silently ignored.
 import { invalidArgument, TidekvError } from './errors.js';
+import { CompactionStyleCode, type NativeHybridLogOptions, type NativeLsmOptions } from './native.js';
 
 export type EngineName = 'hybridlog' | 'lsm' | 'appendlog';
 
 export interface OpenOptions {
-  /** Storage engine. Default `'hybridlog'`. `'lsm'` and `'appendlog'` are not available yet. */
-  engine?: EngineName | undefined;
   /**
-   * Bound on the engine's in-memory data pages (default 256 MiB). State beyond it
-   * lives in files read through mmap. The hash index is extra: about 16 bytes per
-   * key, reported as `stats().indexBytes`.
+   * Storage engine (default `'hybridlog'`): `'hybridlog'` (hash index over a hybrid log,
+   * after FASTER: fastest point updates, no ordered iteration) or `'lsm'` (LSM tree: keys
+   * kept in order, so `range()` works). `'appendlog'` is not available yet.
+   */
+  engine?: EngineName | undefined;
+
+  // ---- every engine ----
+
+  /**
+   * Bound on the engine's in-memory data (default 256 MiB); state beyond it lives in
+   * files read through mmap. Hybrid log: the in-memory log pages (at least 4 pages;
+   * the hash index is extra, about 16 bytes per key, reported as `stats().indexBytes`).
+   * LSM: the memtables and the index and filter blocks of open tables.
    */
   memoryBudgetBytes?: number | undefined;
+  /** Checkpoints kept on disk; older ones (and files only they need) are deleted (default 3). */
+  retainCheckpoints?: number | undefined;
+  /**
+   * What open does when the newest checkpoint fails verification: `'strict'` (default)
+   * fails with ERR_CORRUPTION naming the file; `'latest-valid'` falls back to the newest
+   * checkpoint that verifies (and deletes the newer, damaged ones).
+   */
+  recover?: RecoverMode | undefined;
+
+  // ---- engine 'hybridlog' only ----
+
   /**
    * Log page size, a power of two from 64 KiB to 256 MiB (default 4 MiB). A key
    * and value must fit in one page: the largest value is about pageBytes - 8 KiB.
@@ -26,8 +49,6 @@ export interface OpenOptions {
   indexBuckets?: number | undefined;
   /** Longest time compaction holds the store lock at once, in microseconds (default 1000). */
   compactionSliceMicros?: number | undefined;
-  /** Checkpoints kept on disk; older ones (and files only they need) are deleted (default 3). */
-  retainCheckpoints?: number | undefined;
   /**
    * How a checkpoint captures the in-memory log. `'incremental'` (default) writes the
    * records changed since the previous checkpoint and keeps updating hot records in
@@ -35,23 +56,55 @@ export interface OpenOptions {
    * update of each copies it to the tail). See bench/RESULTS.md for both measured.
    */
   checkpointMode?: CheckpointMode | undefined;
+
+  // ---- engine 'lsm' only ----
+
   /**
-   * What open does when the newest checkpoint fails verification: `'strict'` (default)
-   * fails with ERR_CORRUPTION naming the file; `'latest-valid'` falls back to the newest
-   * checkpoint that verifies (and deletes the newer, damaged ones).
+   * A memtable is frozen and flushed to a table once it holds this many bytes
+   * (at least 64 KiB; default memoryBudgetBytes / (maxImmutableMemtables + 2), at most
+   * 64 MiB: a quarter of the budget with the defaults).
    */
-  recover?: RecoverMode | undefined;
+  memtableBytes?: number | undefined;
+  /** Frozen memtables waiting for the flush thread at most; one more switch waits for it (default 2). */
+  maxImmutableMemtables?: number | undefined;
+  /**
+   * `'leveled'` (default): one sorted run per level below level 0, each level
+   * levelSizeRatio times the one above; low read and space amplification.
+   * `'size-tiered'`: up to runsPerLevel runs per level, merged into one run of the
+   * next level when the level is full; low write amplification, more runs to read.
+   */
+  compactionStyle?: CompactionStyle | undefined;
+  /** Runs of level 0 (leveled) or of any level (size-tiered) that trigger its compaction (default 4). */
+  runsPerLevel?: number | undefined;
+  /** Leveled: level n+1 holds this many times the bytes of level n (default 10). */
+  levelSizeRatio?: number | undefined;
+  /** Leveled: the size of level 1 (default: 4 memtables). */
+  level1Bytes?: number | undefined;
+  /** A compaction closes an output table at this size (default: memtableBytes). */
+  targetTableBytes?: number | undefined;
+  /** Writes slow down once level 0 (leveled) or the fullest level (size-tiered) holds this many runs (default 12). */
+  slowdownRuns?: number | undefined;
+  /** ... and wait for compaction once it holds this many (default 24). */
+  stopRuns?: number | undefined;
+  /** Bloom filter bits per key, 0 for no filters (default 10: about 1% false positives). */
+  bloomBitsPerKey?: number | undefined;
+  /** Table data block size, the unit a read checks the CRC of (default 4096). */
+  blockBytes?: number | undefined;
 }
 
 export type CheckpointMode = 'incremental' | 'fold-over';
 export type RecoverMode = 'strict' | 'latest-valid';
+export type CompactionStyle = 'leveled' | 'size-tiered';
 
-export interface ResolvedOptions {
-  engine: EngineName;
+interface SharedResolved {
   retainCheckpoints: number;
-  checkpointMode: CheckpointMode;
   recover: RecoverMode;
   memoryBudgetBytes: number;
+}
+
+export interface ResolvedHybridLogOptions extends SharedResolved {
+  engine: 'hybridlog';
+  checkpointMode: CheckpointMode;
   pageBytes: number;
   segmentBytes: number;
   mutableFraction: number;
@@ -59,12 +112,34 @@ export interface ResolvedOptions {
   compactionSliceMicros: number;
 }
 
-export const DEFAULT_OPTIONS: Readonly<ResolvedOptions> = Object.freeze({
-  engine: 'hybridlog',
+export interface ResolvedLsmOptions extends SharedResolved {
+  engine: 'lsm';
+  compactionStyle: CompactionStyle;
+  // undefined: derived by the engine from other options (see OpenOptions).
+  memtableBytes: number | undefined;
+  level1Bytes: number | undefined;
+  targetTableBytes: number | undefined;
+  maxImmutableMemtables: number;
+  runsPerLevel: number;
+  levelSizeRatio: number;
+  slowdownRuns: number;
+  stopRuns: number;
+  bloomBitsPerKey: number;
+  blockBytes: number;
+}
+
+export type ResolvedOptions = ResolvedHybridLogOptions | ResolvedLsmOptions;
+
+const SHARED_DEFAULTS: Readonly<SharedResolved> = {
   retainCheckpoints: 3,
-  checkpointMode: 'incremental',
   recover: 'strict',
   memoryBudgetBytes: 256 * 1024 * 1024,
+};
+
+export const DEFAULT_OPTIONS: Readonly<ResolvedHybridLogOptions> = Object.freeze({
+  ...SHARED_DEFAULTS,
+  engine: 'hybridlog',
+  checkpointMode: 'incremental',
   pageBytes: 4 * 1024 * 1024,
   segmentBytes: 64 * 1024 * 1024,
   mutableFraction: 0.9,
@@ -72,13 +147,43 @@ export const DEFAULT_OPTIONS: Readonly<ResolvedOptions> = Object.freeze({
   compactionSliceMicros: 1000,
 });
 
-const INTEGER_OPTIONS = [
-  'memoryBudgetBytes',
-  'pageBytes',
-  'segmentBytes',
-  'indexBuckets',
-  'compactionSliceMicros',
-  'retainCheckpoints',
+export const DEFAULT_LSM_OPTIONS: Readonly<ResolvedLsmOptions> = Object.freeze({
+  ...SHARED_DEFAULTS,
+  engine: 'lsm',
+  compactionStyle: 'leveled',
+  memtableBytes: undefined,
+  level1Bytes: undefined,
+  targetTableBytes: undefined,
+  maxImmutableMemtables: 2,
+  runsPerLevel: 4,
+  levelSizeRatio: 10,
+  slowdownRuns: 12,
+  stopRuns: 24,
+  bloomBitsPerKey: 10,
+  blockBytes: 4096,
+});
+
+const SHARED_OPTION_NAMES: ReadonlySet<string> = new Set(['engine', 'memoryBudgetBytes', 'retainCheckpoints', 'recover']);
+/** Names a user may pass to either engine, checked by each (the LSM only has incremental checkpoints). */
+const ACCEPTED_BY_BOTH: ReadonlySet<string> = new Set(['checkpointMode']);
+/** The options only one engine takes. */
+const ENGINE_OPTION_NAMES: Readonly<Record<'hybridlog' | 'lsm', ReadonlySet<string>>> = {
+  hybridlog: new Set(Object.keys(DEFAULT_OPTIONS).filter((name) => !SHARED_OPTION_NAMES.has(name))),
+  lsm: new Set(Object.keys(DEFAULT_LSM_OPTIONS).filter((name) => !SHARED_OPTION_NAMES.has(name))),
+};
+
+const MAX_U32 = 2 ** 32 - 1;
+
+const HYBRIDLOG_INTEGER_OPTIONS = ['pageBytes', 'segmentBytes', 'indexBuckets', 'compactionSliceMicros'] as const;
+// Byte sizes the engine keeps in 64 bits, and counts it keeps in 32.
+const LSM_SIZE_OPTIONS = ['memtableBytes', 'level1Bytes', 'targetTableBytes'] as const;
+const LSM_COUNT_OPTIONS = [
+  'maxImmutableMemtables',
+  'runsPerLevel',
+  'levelSizeRatio',
+  'slowdownRuns',
+  'stopRuns',
+  'blockBytes',
 ] as const;
 
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -88,26 +193,43 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   const given = options as Record<string, unknown>;
   for (const name of Object.keys(given)) {
-    if (!Object.hasOwn(DEFAULT_OPTIONS, name)) throw invalidArgument(`unknown option '${name}'`);
+    if (!SHARED_OPTION_NAMES.has(name) && !ENGINE_OPTION_NAMES.hybridlog.has(name) && !ENGINE_OPTION_NAMES.lsm.has(name)) {
+      throw invalidArgument(`unknown option '${name}'`);
+    }
   }
-  const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS };
-  const engine = given['engine'];
-  if (engine !== undefined) {
-    if (engine === 'lsm' || engine === 'appendlog') {
-      throw new TidekvError('ERR_INVALID_ARG', `engine '${engine}' is not available yet; use 'hybridlog'`);
-    }
-    if (engine !== 'hybridlog') {
-      throw invalidArgument(`option engine must be 'hybridlog', 'lsm' or 'appendlog', got ${describe(engine)}`);
-    }
-    resolved.engine = engine;
+  const engine = given['engine'] === undefined ? 'hybridlog' : given['engine'];
+  if (engine === 'appendlog') {
+    throw new TidekvError('ERR_INVALID_ARG', `engine '${engine}' is not available yet; use 'hybridlog' or 'lsm'`);
   }
-  for (const name of INTEGER_OPTIONS) {
-    const value = given[name];
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-      throw invalidArgument(`option ${name} must be a positive integer, got ${describe(value)}`);
+  if (engine !== 'hybridlog' && engine !== 'lsm') {
+    throw invalidArgument(`option engine must be 'hybridlog', 'lsm' or 'appendlog', got ${describe(engine)}`);
+  }
+  const other = engine === 'lsm' ? 'hybridlog' : 'lsm';
+  for (const name of Object.keys(given)) {
+    if (given[name] !== undefined && ENGINE_OPTION_NAMES[other].has(name) && !ACCEPTED_BY_BOTH.has(name)) {
+      throw invalidArgument(`option ${name} belongs to engine '${other}'; engine '${engine}' does not take it`);
     }
-    resolved[name] = value;
+  }
+  const shared: SharedResolved = { ...SHARED_DEFAULTS };
+  for (const name of ['memoryBudgetBytes', 'retainCheckpoints'] as const) {
+    const value = readInteger(given, name, 1, Number.MAX_SAFE_INTEGER);
+    if (value !== undefined) shared[name] = value;
+  }
+  const recover = given['recover'];
+  if (recover !== undefined) {
+    if (recover !== 'strict' && recover !== 'latest-valid') {
+      throw invalidArgument(`option recover must be 'strict' or 'latest-valid', got ${describe(recover)}`);
+    }
+    shared.recover = recover;
+  }
+  return engine === 'lsm' ? resolveLsm(given, shared) : resolveHybridLog(given, shared);
+}
+
+function resolveHybridLog(given: Record<string, unknown>, shared: SharedResolved): ResolvedHybridLogOptions {
+  const resolved: ResolvedHybridLogOptions = { ...DEFAULT_OPTIONS, ...shared };
+  for (const name of HYBRIDLOG_INTEGER_OPTIONS) {
+    const value = readInteger(given, name, 1, Number.MAX_SAFE_INTEGER);
+    if (value !== undefined) resolved[name] = value;
   }
   const mode = given['checkpointMode'];
   if (mode !== undefined) {
@@ -115,13 +237,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       throw invalidArgument(`option checkpointMode must be 'incremental' or 'fold-over', got ${describe(mode)}`);
     }
     resolved.checkpointMode = mode;
-  }
-  const recover = given['recover'];
-  if (recover !== undefined) {
-    if (recover !== 'strict' && recover !== 'latest-valid') {
-      throw invalidArgument(`option recover must be 'strict' or 'latest-valid', got ${describe(recover)}`);
-    }
-    resolved.recover = recover;
   }
   const fraction = given['mutableFraction'];
   if (fraction !== undefined) {
@@ -131,6 +246,81 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     resolved.mutableFraction = fraction;
   }
   return resolved;
+}
+
+// Types and integer ranges are checked here; the engine checks how the
+// options relate (e.g. the memtable within the budget) and names the option.
+function resolveLsm(given: Record<string, unknown>, shared: SharedResolved): ResolvedLsmOptions {
+  const resolved: ResolvedLsmOptions = { ...DEFAULT_LSM_OPTIONS, ...shared };
+  const mode = given['checkpointMode'];
+  if (mode !== undefined && mode !== 'incremental') {
+    throw invalidArgument(
+      `option checkpointMode: engine 'lsm' checkpoints are always incremental (they add only new tables), got ${describe(mode)}`,
+    );
+  }
+  for (const name of LSM_SIZE_OPTIONS) {
+    const value = readInteger(given, name, 1, Number.MAX_SAFE_INTEGER);
+    if (value !== undefined) resolved[name] = value;
+  }
+  for (const name of LSM_COUNT_OPTIONS) {
+    const value = readInteger(given, name, 1, MAX_U32);
+    if (value !== undefined) resolved[name] = value;
+  }
+  const bloom = readInteger(given, 'bloomBitsPerKey', 0, MAX_U32);
+  if (bloom !== undefined) resolved.bloomBitsPerKey = bloom;
+  const style = given['compactionStyle'];
+  if (style !== undefined) {
+    if (style !== 'leveled' && style !== 'size-tiered') {
+      throw invalidArgument(`option compactionStyle must be 'leveled' or 'size-tiered', got ${describe(style)}`);
+    }
+    resolved.compactionStyle = style;
+  }
+  return resolved;
+}
+
+/** given[name] as an integer in [min, max], or undefined when absent. */
+function readInteger(given: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
+  const value = given[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = min === 0 ? 'a non-negative integer' : 'a positive integer';
+    const bound = max === MAX_U32 ? ` of at most ${MAX_U32}` : '';
+    throw invalidArgument(`option ${name} must be ${range}${bound}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function nativeHybridLogOptions(o: ResolvedHybridLogOptions): NativeHybridLogOptions {
+  return {
+    memoryBudgetBytes: o.memoryBudgetBytes,
+    pageBytes: o.pageBytes,
+    segmentBytes: o.segmentBytes,
+    mutableFraction: o.mutableFraction,
+    indexBuckets: o.indexBuckets,
+    compactionSliceMicros: o.compactionSliceMicros,
+    retainCheckpoints: o.retainCheckpoints,
+    foldOver: o.checkpointMode === 'fold-over',
+    recoverLatestValid: o.recover === 'latest-valid',
+  };
+}
+
+export function nativeLsmOptions(o: ResolvedLsmOptions): NativeLsmOptions {
+  return {
+    memoryBudgetBytes: o.memoryBudgetBytes,
+    memtableBytes: o.memtableBytes,
+    maxImmutableMemtables: o.maxImmutableMemtables,
+    compactionStyle: o.compactionStyle === 'size-tiered' ? CompactionStyleCode.SizeTiered : CompactionStyleCode.Leveled,
+    runsPerLevel: o.runsPerLevel,
+    levelSizeRatio: o.levelSizeRatio,
+    level1Bytes: o.level1Bytes,
+    targetTableBytes: o.targetTableBytes,
+    slowdownRuns: o.slowdownRuns,
+    stopRuns: o.stopRuns,
+    bloomBitsPerKey: o.bloomBitsPerKey,
+    blockBytes: o.blockBytes,
+    retainCheckpoints: o.retainCheckpoints,
+    recoverLatestValid: o.recover === 'latest-valid',
+  };
 }
 
 export function describe(value: unknown): string {

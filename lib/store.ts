@@ -4,10 +4,11 @@
 // code costs ~10x a lookup): the addon copies a value into an output buffer
 // this object owns, and JS copies the bytes into a fresh Buffer from Node's
 // pool. getMany packs every result of a chunk into one fresh buffer and hands
-// out views of it.
+// out views of it. range() fetches entries in chunks packed into one reusable
+// buffer and copies each key and value out of it.
 import { markAsUntransferable } from 'node:worker_threads';
 import { invalidArgument, TidekvError } from './errors.js';
-import { BatchCode, type NativeStore } from './native.js';
+import { BatchCode, type NativeRangeCursor, type NativeRangeOptions, type NativeStore } from './native.js';
 import { describe, type EngineName } from './options.js';
 
 export type Key = Uint8Array | string;
@@ -56,6 +57,25 @@ export interface CheckpointInfo {
   readonly meta: Buffer | string | undefined;
 }
 
+/**
+ * Bounds and order of range(). At most one of gt / gte and one of lt / lte;
+ * an omitted end is open. Keys compare bytewise (strings by their UTF-8 bytes).
+ */
+export interface RangeOptions {
+  /** Keys after this one. */
+  gt?: Key | undefined;
+  /** Keys from this one on. */
+  gte?: Key | undefined;
+  /** Keys before this one. */
+  lt?: Key | undefined;
+  /** Keys up to and including this one. */
+  lte?: Key | undefined;
+  /** From the upper end down (default false). */
+  reverse?: boolean | undefined;
+  /** At most this many entries (a non-negative integer; default no limit). */
+  limit?: number | undefined;
+}
+
 export interface Capabilities {
   /** Ordered iteration (range scans): LSM only. */
   readonly ordered: boolean;
@@ -71,6 +91,11 @@ export const MAX_KEY_BYTES = 8 * 1024; // native/common/limits.h kMaxKeyBytes
 export const MAX_BATCH_OPS = 1 << 20; // kMaxBatchOps
 
 const OUTPUT_SLAB_BYTES = 64 * 1024;
+// range() chunks: the reusable buffer grows up to RANGE_OUT_MAX_BYTES; an
+// entry larger than that gets a buffer of its own for one call.
+const RANGE_OUT_BYTES = 64 * 1024;
+const RANGE_OUT_MAX_BYTES = 1024 * 1024;
+const RANGE_OPTION_NAMES: ReadonlySet<string> = new Set(['gt', 'gte', 'lt', 'lte', 'reverse', 'limit']);
 const GET_MANY_CHUNK = 4096;
 const SLAB_BYTES = 256 * 1024;
 
@@ -98,6 +123,104 @@ function newSlab(bytes: number): Buffer {
 
 function busy(): TidekvError {
   return new TidekvError('ERR_BUSY', 'a restore is in progress');
+}
+
+/** Checks range()'s options and copies them into a plain object for the addon. */
+function rangeArguments(options: unknown): NativeRangeOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArgument(`range options must be an object, got ${describe(options)}`);
+  }
+  const given = options as Record<string, unknown>;
+  for (const name of Object.keys(given)) {
+    if (!RANGE_OPTION_NAMES.has(name)) throw invalidArgument(`unknown range option '${name}'`);
+  }
+  const result: NativeRangeOptions = {};
+  for (const [exclusive, inclusive] of [['gt', 'gte'], ['lt', 'lte']] as const) {
+    const ex = given[exclusive];
+    const inc = given[inclusive];
+    if (ex !== undefined && inc !== undefined) {
+      throw invalidArgument(`range options ${exclusive} and ${inclusive} cannot both be given`);
+    }
+    for (const [name, key] of [[exclusive, ex], [inclusive, inc]] as const) {
+      if (key === undefined) continue;
+      if (typeof key !== 'string' && !(key instanceof Uint8Array)) {
+        throw invalidArgument(`range option ${name} must be a string or a Uint8Array, got ${describe(key)}`);
+      }
+      result[name] = key;
+    }
+  }
+  const reverse = given['reverse'];
+  if (reverse !== undefined) {
+    if (typeof reverse !== 'boolean') throw invalidArgument(`range option reverse must be a boolean, got ${describe(reverse)}`);
+    result.reverse = reverse;
+  }
+  const limit = given['limit'];
+  if (limit !== undefined) {
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) {
+      throw invalidArgument(`range option limit must be a non-negative integer, got ${describe(limit)}`);
+    }
+    result.limit = limit;
+  }
+  return result;
+}
+
+/**
+ * What range() returns. Entries come from the addon a chunk at a time; the
+ * native cursor is freed when the range is exhausted, by return() (a `break`
+ * out of for..of), when the store closes, or by GC of an abandoned iterator.
+ */
+class RangeIterator implements IterableIterator<[Buffer, Buffer]> {
+  readonly #check: () => void;
+  readonly #fetch: (into: [Buffer, Buffer][]) => boolean;
+  readonly #close: () => void;
+  #entries: [Buffer, Buffer][] = [];
+  #index = 0;
+  #more = true; // the native cursor may hold more entries
+
+  /**
+   * check throws while the store cannot be read (closed, restoring); fetch
+   * appends the next chunk's entries and returns false once the range is
+   * exhausted; close frees the native cursor.
+   */
+  constructor(check: () => void, fetch: (into: [Buffer, Buffer][]) => boolean, close: () => void) {
+    this.#check = check;
+    this.#fetch = fetch;
+    this.#close = close;
+  }
+
+  next(): IteratorResult<[Buffer, Buffer], undefined> {
+    if (this.#index === this.#entries.length && !this.#more) return { done: true, value: undefined };
+    // ERR_CLOSED / ERR_BUSY leave the iterator as it is (after a restore it goes on).
+    this.#check();
+    if (this.#index === this.#entries.length) {
+      this.#entries = [];
+      this.#index = 0;
+      try {
+        this.#more = this.#fetch(this.#entries);
+      } catch (e) {
+        // The addon freed the cursor; like a generator, the iterator is done after a throw.
+        this.#more = false;
+        throw e;
+      }
+      if (this.#entries.length === 0) return { done: true, value: undefined };
+    }
+    return { done: false, value: this.#entries[this.#index++]! };
+  }
+
+  return(): IteratorResult<[Buffer, Buffer], undefined> {
+    if (this.#more) {
+      this.#more = false;
+      this.#close();
+    }
+    this.#entries = [];
+    this.#index = 0;
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
 }
 
 function allStrings(keys: readonly unknown[]): boolean {
@@ -140,6 +263,8 @@ export class Store {
   readonly #native: NativeStore;
   readonly #engine: EngineName;
   readonly #limits: Limits;
+  readonly #capabilities: Capabilities;
+  #rangeOut: Buffer | undefined; // range()'s chunk buffer, shared by its iterators
   #out: Buffer; // get()'s slab; its ArrayBuffer starts at offset 0
   #outCursor = 0;
   #lengths = new Int32Array(GET_MANY_CHUNK);
@@ -162,6 +287,7 @@ export class Store {
       maxValueBytes: native.maxValueBytes(),
       maxBatchOps: MAX_BATCH_OPS,
     });
+    this.#capabilities = Object.freeze({ ordered: native.capabilities().ordered === true });
   }
 
   /** @internal */
@@ -176,7 +302,7 @@ export class Store {
     return this.#closed;
   }
   get capabilities(): Capabilities {
-    return { ordered: false };
+    return this.#capabilities;
   }
   get limits(): Limits {
     return this.#limits;
@@ -413,6 +539,64 @@ export class Store {
     if (result === -1) {
       // a key contains '\0': send the array
       this.#native.applyBatch(types, keys, packedValues ?? values, valueLengths, addResults);
+    }
+  }
+
+  /**
+   * The entries with keys in range, in key order (bytewise), or reverse order
+   * with `reverse`: an iterator of [key, value] pairs, both fresh Buffers the
+   * caller owns. The view is taken at this call: writes, deletes,
+   * checkpoints, compactions and restores after it do not change what the
+   * iterator yields. Leave a for..of early with `break` (or call return())
+   * and the view is freed at once; an abandoned iterator holds it until GC.
+   * Next calls throw ERR_CLOSED once the store is closed and ERR_BUSY during
+   * a restore. Only ordered engines ('lsm'; see capabilities) have it:
+   * others throw ERR_UNSUPPORTED.
+   */
+  range(options?: RangeOptions): IterableIterator<[Buffer, Buffer]> {
+    this.#checkOpen();
+    if (!this.#capabilities.ordered) {
+      throw new TidekvError('ERR_UNSUPPORTED', `range() needs an ordered engine ('lsm'); engine '${this.#engine}' hashes its keys`);
+    }
+    const cursor = this.#native.rangeOpen(rangeArguments(options));
+    return new RangeIterator(
+      () => this.#checkOpen(),
+      (into) => this.#rangeChunk(cursor, into),
+      () => this.#native.rangeClose(cursor),
+    );
+  }
+
+  // Appends the cursor's next chunk of entries to `into`; false once the
+  // range is exhausted. Entries are copied out of the chunk buffer at once, so
+  // the iterators of one store can share it.
+  #rangeChunk(cursor: NativeRangeCursor, into: [Buffer, Buffer][]): boolean {
+    let out = (this.#rangeOut ??= Buffer.allocUnsafeSlow(RANGE_OUT_BYTES));
+    for (;;) {
+      const n = this.#native.rangeNext(cursor, out);
+      if (n === 0) return false;
+      if (n < 0) {
+        const needed = -n;
+        if (needed > RANGE_OUT_MAX_BYTES) {
+          out = Buffer.allocUnsafeSlow(needed); // one large entry: not kept
+        } else {
+          out = this.#rangeOut = Buffer.allocUnsafeSlow(Math.max(needed, 2 * this.#rangeOut.length));
+        }
+        continue;
+      }
+      let offset = 0;
+      for (let i = 0; i < n; i++) {
+        const keyBytes = out.readUInt32LE(offset);
+        const valueBytes = out.readUInt32LE(offset + 4);
+        const keyStart = offset + 8;
+        const valueStart = keyStart + keyBytes;
+        offset = valueStart + valueBytes;
+        const key = Buffer.allocUnsafe(keyBytes);
+        out.copy(key, 0, keyStart, valueStart);
+        const value = Buffer.allocUnsafe(valueBytes);
+        out.copy(value, 0, valueStart, offset);
+        into.push([key, value]);
+      }
+      return true;
     }
   }
 

@@ -24,7 +24,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open, type OpenOptions, type Store } from '../lib/index.js';
-import { makeTempDir, removeTempDir, ROOT, transpileLibForChildren } from './helpers.js';
+import { ENGINES, makeTempDir, presetOptions, removeTempDir, ROOT, transpileLibForChildren, type EngineUnderTest } from './helpers.js';
 
 const CHILD = join(ROOT, 'test', 'fixtures', 'crash-child.mjs');
 const KiB = 1024;
@@ -124,7 +124,13 @@ interface KillPlan {
 
 const tinyMemory = { memoryBudgetBytes: 256 * KiB, pageBytes: 64 * KiB, segmentBytes: 256 * KiB };
 
-function planOptions(rng: Rng): { profile: string; options: OpenOptions } {
+function planOptions(engine: EngineUnderTest, rng: Rng): { profile: string; options: OpenOptions } {
+  if (engine === 'lsm') {
+    const profile = rng.pick(['default', 'tinyMemory', 'tinyMemory', 'tinyPages', 'smallIndex'] as const);
+    const retain = rng.pick([undefined, 1, 2, 3, 5] as const);
+    const base = presetOptions(engine, profile);
+    return { profile: `lsm-${profile}`, options: retain === undefined ? base : { ...base, retainCheckpoints: retain } };
+  }
   const profile = rng.pick(['default', 'tinyMemory', 'tinyMemory', 'fold-over', 'fold-over-tiny', 'tinyPages'] as const);
   const retain = rng.pick([undefined, 1, 2, 3, 5] as const);
   const base: OpenOptions =
@@ -362,9 +368,9 @@ async function openAndCheck(
 
 // ---- one seed ----
 
-async function runSeed(seed: number): Promise<void> {
+async function runSeed(engine: EngineUnderTest, seed: number): Promise<void> {
   const rng = prng(seed);
-  const { profile, options } = planOptions(rng);
+  const { profile, options } = planOptions(engine, rng);
   const pool = rng.int(200, 3000);
   const base = makeTempDir('tidekv-crash-');
   const dir = join(base, 'db');
@@ -484,9 +490,9 @@ async function continueInProcess(
   }
 }
 
-describe('crash: SIGKILL of a writing child at random instants', () => {
+describe.each(ENGINES)('%s crash: SIGKILL of a writing child at random instants', (engine) => {
   it.each(SEEDS)('seed %i', async (seed) => {
-    await runSeed(seed);
+    await runSeed(engine, seed);
   });
 });
 

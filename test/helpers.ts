@@ -12,7 +12,7 @@ import { open, TidekvError, type OpenOptions, type Store, type TidekvErrorCode }
 export const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
 /** Engines under test. Later engines are added here by name. */
-export const ENGINES = ['hybridlog'] as const;
+export const ENGINES = ['hybridlog', 'lsm'] as const;
 export type EngineUnderTest = (typeof ENGINES)[number];
 
 export const PRESET_NAMES = ['default', 'tinyMemory', 'tinyPages', 'smallIndex'] as const;
@@ -35,8 +35,36 @@ export function presetOptions(engine: EngineUnderTest, preset: PresetName): Open
         case 'smallIndex': // the index grows many times
           return { engine, indexBuckets: 2 };
       }
+    case 'lsm':
+      switch (preset) {
+        case 'default':
+          return { engine };
+        case 'tinyMemory': // tiny memtables: most data lives in tables, compactions run often
+          return { engine, memoryBudgetBytes: 4 * MiB, memtableBytes: 64 * KiB, targetTableBytes: 64 * KiB, level1Bytes: 256 * KiB };
+        case 'tinyPages': // tiny blocks, size-tiered, no bloom filters
+          return { engine, memoryBudgetBytes: 4 * MiB, memtableBytes: 64 * KiB, blockBytes: 256, compactionStyle: 'size-tiered', runsPerLevel: 2, bloomBitsPerKey: 0 };
+        case 'smallIndex': // many small runs before compaction
+          return { engine, memtableBytes: 64 * KiB, runsPerLevel: 8, slowdownRuns: 16, stopRuns: 32 };
+      }
   }
   throw new Error(`no presets for engine ${String(engine)}`);
+}
+
+/** The data files a checkpoint adds, by name prefix, per engine (the manifest aside). */
+export function checkpointFilePrefixes(engine: EngineUnderTest): readonly string[] {
+  return engine === 'hybridlog' ? ['snap-', 'index-'] : ['table-'];
+}
+
+/** Names of data files no checkpoint could name: what a crash may leave behind. */
+export function orphanFileNames(engine: EngineUnderTest): readonly string[] {
+  return engine === 'hybridlog'
+    ? ['snap-00000000000000000042.dat', 'index-00000000000000000042.dat']
+    : ['table-00000000000000000042.sst'];
+}
+
+/** The memory a store holds for data, the figure memoryBudgetBytes bounds. */
+export function dataMemoryBytes(engine: EngineUnderTest, stats: Record<string, number>): number | undefined {
+  return engine === 'hybridlog' ? stats['logMemoryBytes'] : stats['memoryBytes'];
 }
 
 /** Number of runs of property tests (env TIDEKV_PROPERTY_RUNS overrides). */

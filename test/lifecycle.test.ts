@@ -267,7 +267,7 @@ describe.each(ENGINES)('%s: lifecycle', (engine) => {
     for (const ticks of [0, 1, 3]) {
       it(`both promises settle and the lock is released (close after ${ticks} ticks)`, async () => {
         const dir = newDir();
-        const db = await open(dir, { ...tiny, compactionSliceMicros: 50 });
+        const db = await open(dir, engine === 'hybridlog' ? { ...tiny, compactionSliceMicros: 50 } : tiny);
         for (let round = 0; round < 8; round++) fill(db, 400, 1500); // ~4.8 MB of mostly dead records
         const compacting = db.compact();
         for (let i = 0; i < ticks; i++) await new Promise<void>((r) => setImmediate(r));

@@ -1,5 +1,5 @@
-// The addon's entry point: open(), the no-op floor for benchmarks, and the
-// one place where a Status becomes a JS error.
+// The addon's entry point: the engines' open functions, the no-op floor for
+// benchmarks, and the one place where a Status becomes a JS error.
 //
 // Errors: lib/errors.ts registers a factory (code number, message) ->
 // TidekvError at load time, so the string codes users see are defined in
@@ -7,13 +7,16 @@
 // factory in its instance data.
 #include <napi.h>
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "binding/args.h"
 #include "binding/engine_handle.h"
 #include "binding/promise_worker.h"
 #include "common/limits.h"
 #include "hybridlog/hybrid_log.h"
+#include "lsm/lsm_engine.h"
 
 namespace tidekv::binding {
 
@@ -61,13 +64,16 @@ bool ReadOption(Napi::Object options, const char* name, uint64_t* out) {
   return true;
 }
 
+// Opens an engine on a worker thread. The factory (an engine's Open with its
+// options and directory bound) runs there; each engine's open function below
+// reads its own options on the JS thread and hands the worker a factory.
 class OpenWorker final : public PromiseWorker {
  public:
-  OpenWorker(Napi::Env env, HybridLogOptions options, std::string dir)
-      : PromiseWorker(env), options_(options), dir_(std::move(dir)) {}
+  using Factory = std::function<Status(std::unique_ptr<Engine>*)>;
+  OpenWorker(Napi::Env env, Factory factory) : PromiseWorker(env), factory_(std::move(factory)) {}
   void Execute() override {
     std::unique_ptr<Engine> engine;
-    status_ = HybridLog::Open(options_, dir_, &engine);
+    status_ = factory_(&engine);
     if (status_.ok()) engine_ = std::move(engine);
   }
   napi_value Result(napi_env env) override {
@@ -88,10 +94,26 @@ class OpenWorker final : public PromiseWorker {
   }
 
  private:
-  HybridLogOptions options_;
-  std::string dir_;
+  Factory factory_;
   std::shared_ptr<Engine> engine_;
 };
+
+// Reads dir (info[0]); false after throwing.
+bool ReadDir(const Napi::CallbackInfo& info, std::string* dir) {
+  *dir = info[0].As<Napi::String>().Utf8Value();
+  if (dir->empty() || dir->find('\0') != std::string::npos) {
+    ThrowInvalidArgument(info.Env(), "dir must be a non-empty path without NUL characters");
+    return false;
+  }
+  return true;
+}
+
+Napi::Value QueueOpen(Napi::Env env, OpenWorker::Factory factory) {
+  auto* worker = new OpenWorker(env, std::move(factory));
+  napi_value promise = worker->Promise();
+  worker->Queue();
+  return Napi::Value(env, promise);
+}
 
 // openHybridLog(dir: string, options: object) -> Promise<NativeStore>
 Napi::Value OpenHybridLog(const Napi::CallbackInfo& info) {
@@ -131,15 +153,63 @@ Napi::Value OpenHybridLog(const Napi::CallbackInfo& info) {
     }
     options.mutable_fraction = fraction.As<Napi::Number>().DoubleValue();
   }
-  const std::string dir = info[0].As<Napi::String>().Utf8Value();
-  if (dir.empty() || dir.find('\0') != std::string::npos) {
-    ThrowInvalidArgument(env, "dir must be a non-empty path without NUL characters");
+  std::string dir;
+  if (!ReadDir(info, &dir)) return Napi::Value();
+  return QueueOpen(env, [options, dir](std::unique_ptr<Engine>* engine) {
+    return HybridLog::Open(options, dir, engine);
+  });
+}
+
+// Reads an optional option that the engine keeps in 32 bits; false after throwing.
+bool ReadOption32(Napi::Object options, const char* name, uint32_t* out) {
+  uint64_t v = *out;
+  if (!ReadOption(options, name, &v)) return false;
+  if (v > UINT32_MAX) {
+    ThrowInvalidArgument(options.Env(),
+                         std::string("option ") + name + " must be at most " + std::to_string(UINT32_MAX));
+    return false;
+  }
+  *out = static_cast<uint32_t>(v);
+  return true;
+}
+
+// openLsm(dir: string, options: object) -> Promise<NativeStore>. Only types
+// are checked here; the engine checks ranges and relations (Lsm::Open names
+// the option in its error).
+Napi::Value OpenLsm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
+    ThrowInvalidArgument(env, "openLsm(dir, options): bad arguments");
     return Napi::Value();
   }
-  auto* worker = new OpenWorker(env, options, dir);
-  napi_value promise = worker->Promise();
-  worker->Queue();
-  return Napi::Value(env, promise);
+  Napi::Object o = info[1].As<Napi::Object>();
+  LsmOptions options;
+  uint32_t style = static_cast<uint32_t>(options.compaction_style);
+  if (!ReadOption(o, "memoryBudgetBytes", &options.memory_budget_bytes) ||
+      !ReadOption(o, "memtableBytes", &options.memtable_bytes) ||
+      !ReadOption32(o, "maxImmutableMemtables", &options.max_immutable_memtables) ||
+      !ReadOption32(o, "compactionStyle", &style) || !ReadOption32(o, "runsPerLevel", &options.runs_per_level) ||
+      !ReadOption32(o, "levelSizeRatio", &options.level_size_ratio) ||
+      !ReadOption(o, "level1Bytes", &options.level1_bytes) ||
+      !ReadOption(o, "targetTableBytes", &options.target_table_bytes) ||
+      !ReadOption32(o, "slowdownRuns", &options.slowdown_runs) || !ReadOption32(o, "stopRuns", &options.stop_runs) ||
+      !ReadOption32(o, "bloomBitsPerKey", &options.bloom_bits_per_key) ||
+      !ReadOption32(o, "blockBytes", &options.block_bytes) ||
+      !ReadOption32(o, "retainCheckpoints", &options.retain_checkpoints)) {
+    return Napi::Value();
+  }
+  if (style != static_cast<uint32_t>(LsmCompactionStyle::kLeveled) &&
+      style != static_cast<uint32_t>(LsmCompactionStyle::kSizeTiered)) {
+    ThrowInvalidArgument(env, "option compactionStyle must be 1 (leveled) or 2 (size-tiered)");
+    return Napi::Value();
+  }
+  options.compaction_style = static_cast<LsmCompactionStyle>(style);
+  options.recover_latest_valid = o.Get("recoverLatestValid").ToBoolean().Value();
+  std::string dir;
+  if (!ReadDir(info, &dir)) return Napi::Value();
+  return QueueOpen(env, [options, dir](std::unique_ptr<Engine>* engine) {
+    return Lsm::Open(options, dir, engine);
+  });
 }
 
 }  // namespace
@@ -150,6 +220,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->store_class = Napi::Persistent(EngineHandle::Define(env));
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   exports.Set("openHybridLog", Napi::Function::New(env, OpenHybridLog, "openHybridLog"));
+  exports.Set("openLsm", Napi::Function::New(env, OpenLsm, "openLsm"));
   napi_value noop;
   napi_create_function(env, "noop", NAPI_AUTO_LENGTH, Noop, nullptr, &noop);
   exports.Set("noop", Napi::Value(env, noop));

@@ -2,6 +2,7 @@
 
 #include "binding/promise_worker.h"
 
+#include <cstring>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -281,6 +282,92 @@ napi_value HotAppend(napi_env env, napi_callback_info info) {
 
 void ReleaseCore(napi_env, void* data, void*) { delete static_cast<std::shared_ptr<StoreCore>*>(data); }
 
+// ---- Range cursors ----
+
+// Marks the Externals rangeOpen makes, so that no other External (or a forged
+// object) is ever taken for a CursorHolder. Do not reuse for other types.
+constexpr napi_type_tag kCursorTypeTag = {0x7469'6465'6b76'2d72ull, 0x616e'6765'2d63'7572ull};
+
+// rangeNext's entry header: u32 LE key length, u32 LE value length.
+constexpr size_t kRangeEntryHeaderBytes = 8;
+static_assert(kMaxKeyBytes + kMaxValueBytes + kRangeEntryHeaderBytes < (size_t{1} << 53),
+              "rangeNext returns an entry's size as a negative JS number");
+
+void FinalizeCursor(napi_env, void* data, void*) {
+  auto* holder = static_cast<CursorHolder*>(data);
+  holder->core->cursors.erase(holder);
+  holder->Release();
+  delete holder;
+}
+
+bool IsUndefined(napi_env env, napi_value v) {
+  napi_valuetype type = napi_undefined;
+  napi_typeof(env, v, &type);
+  return type == napi_undefined;
+}
+
+// Reads one end of a range: `exclusive` (gt / lt) or `inclusive` (gte / lte),
+// at most one of them. False after throwing (or with a getter's exception
+// pending).
+bool ReadBound(napi_env env, napi_value options, const char* exclusive, const char* inclusive, Scratch* scratch,
+               bool* has, bool* is_inclusive, std::string* key) {
+  napi_value ex, in;
+  if (napi_get_named_property(env, options, exclusive, &ex) != napi_ok ||
+      napi_get_named_property(env, options, inclusive, &in) != napi_ok) {
+    return false;
+  }
+  const bool has_ex = !IsUndefined(env, ex), has_in = !IsUndefined(env, in);
+  if (has_ex && has_in) {
+    ThrowInvalidArgument(env,
+                         std::string("range options ") + exclusive + " and " + inclusive + " cannot both be given");
+    return false;
+  }
+  if (!has_ex && !has_in) return true;
+  Slice bound;
+  if (!ReadKey(env, has_ex ? ex : in, scratch, &bound, {has_ex ? exclusive : inclusive})) return false;
+  key->assign(bound.data(), bound.size());  // copied now: reading the next option can run JS
+  *has = true;
+  *is_inclusive = has_in;
+  return true;
+}
+
+// The RangeOptions of rangeOpen's argument (undefined: the whole store).
+bool ReadRangeOptions(napi_env env, napi_value value, Scratch* scratch, RangeOptions* range) {
+  napi_valuetype type;
+  napi_typeof(env, value, &type);
+  if (type == napi_undefined) return true;
+  if (type != napi_object) {
+    ThrowInvalidArgument(env, "range options must be an object");
+    return false;
+  }
+  if (!ReadBound(env, value, "gt", "gte", scratch, &range->has_lower, &range->lower_inclusive, &range->lower) ||
+      !ReadBound(env, value, "lt", "lte", scratch, &range->has_upper, &range->upper_inclusive, &range->upper)) {
+    return false;
+  }
+  napi_value reverse, limit;
+  if (napi_get_named_property(env, value, "reverse", &reverse) != napi_ok ||
+      napi_get_named_property(env, value, "limit", &limit) != napi_ok) {
+    return false;
+  }
+  napi_typeof(env, reverse, &type);
+  if (type == napi_boolean) {
+    napi_get_value_bool(env, reverse, &range->reverse);
+  } else if (type != napi_undefined) {
+    ThrowInvalidArgument(env, "range option reverse must be a boolean");
+    return false;
+  }
+  napi_typeof(env, limit, &type);
+  if (type == napi_undefined) return true;
+  double d = -1;
+  if (type == napi_number) napi_get_value_double(env, limit, &d);
+  if (!(d >= 0) || d > 9007199254740991.0 || d != static_cast<double>(static_cast<uint64_t>(d))) {
+    ThrowInvalidArgument(env, "range option limit must be a non-negative safe integer");
+    return false;
+  }
+  range->limit = static_cast<uint64_t>(d);
+  return true;
+}
+
 }  // namespace
 
 Napi::Function EngineHandle::Define(Napi::Env env) {
@@ -298,6 +385,10 @@ Napi::Function EngineHandle::Define(Napi::Env env) {
                          InstanceMethod<&EngineHandle::Version>("version"),
                          InstanceMethod<&EngineHandle::Restore>("restore"),
                          InstanceMethod<&EngineHandle::Close>("close"),
+                         InstanceMethod<&EngineHandle::Capabilities>("capabilities"),
+                         InstanceMethod<&EngineHandle::RangeOpen>("rangeOpen"),
+                         InstanceMethod<&EngineHandle::RangeNext>("rangeNext"),
+                         InstanceMethod<&EngineHandle::RangeClose>("rangeClose"),
                      });
 }
 
@@ -335,7 +426,9 @@ void EngineHandle::InstallHotPath(Napi::Object self) {
 EngineHandle::~EngineHandle() {
   if (cleanup_hook_registered_) napi_remove_env_cleanup_hook(env_, &EngineHandle::CleanupHook, this);
   if (core_ != nullptr && core_->engine != nullptr) {
-    // Garbage collected without close(): close off the JS thread.
+    // Garbage collected without close(): close off the JS thread (cursors
+    // collected in the same cycle may not be finalized yet: free them first).
+    core_->ReleaseCursors();
     std::thread([engine = std::move(core_->engine)]() mutable {
       (void)engine->Close();
       engine.reset();
@@ -347,6 +440,7 @@ void EngineHandle::CleanupHook(void* arg) {
   auto* self = static_cast<EngineHandle*>(arg);
   self->cleanup_hook_registered_ = false;
   if (self->core_ != nullptr && self->core_->engine != nullptr) {
+    self->core_->ReleaseCursors();
     (void)self->core_->engine->Close();
     self->core_->engine.reset();
   }
@@ -672,11 +766,152 @@ Napi::Value EngineHandle::Close(const Napi::CallbackInfo& info) {
     deferred.Resolve(env.Undefined());
     return deferred.Promise();
   }
+  core_->ReleaseCursors();  // the engine never closes under a cursor; their views go now
   auto* worker = new CloseWorker(info.This().As<Napi::Object>(), std::move(core_->engine));
   core_->engine.reset();
   napi_value promise = worker->Promise();
   worker->Queue();
   return Napi::Value(env, promise);
+}
+
+Napi::Value EngineHandle::Capabilities(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* engine = OpenEngine(env);
+  if (engine == nullptr) return Napi::Value();
+  const EngineCapabilities capabilities = engine->Capabilities();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ordered", Napi::Boolean::New(env, capabilities.ordered));
+  return o;
+}
+
+CursorHolder* EngineHandle::CursorOf(napi_env env, napi_value value) {
+  napi_valuetype type = napi_undefined;
+  napi_typeof(env, value, &type);
+  bool tagged = false;
+  if (type == napi_external) napi_check_object_type_tag(env, value, &kCursorTypeTag, &tagged);
+  void* data = nullptr;
+  if (tagged) napi_get_value_external(env, value, &data);
+  auto* holder = static_cast<CursorHolder*>(data);
+  if (holder == nullptr || holder->core != core_) {
+    ThrowInvalidArgument(env, "cursor must be one this store's rangeOpen() returned");
+    return nullptr;
+  }
+  return holder;
+}
+
+// rangeOpen(options?: { gt?, gte?, lt?, lte?: key, reverse?: boolean,
+//   limit?: number }) -> cursor, an External to pass to rangeNext and
+// rangeClose. The view is taken now: later writes, checkpoints, compactions
+// and restores do not change what the cursor yields. Freed by rangeClose,
+// when the range is exhausted, when the store closes, or by GC.
+Napi::Value EngineHandle::RangeOpen(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  if (OpenEngine(env) == nullptr) return Napi::Value();
+  RangeOptions range;
+  if (!ReadRangeOptions(env, info[0], &core_->key_scratch, &range)) {  // info[0] is undefined when absent
+    return Napi::Value();
+  }
+  Engine* engine = OpenEngine(env);  // reading the options can run JS that closes the store
+  if (engine == nullptr) return Napi::Value();
+  std::unique_ptr<RangeCursor> cursor;
+  if (Status s = engine->NewRangeCursor(range, &cursor); !s.ok()) {
+    Throw(env, s);
+    return Napi::Value();
+  }
+  auto* holder = new CursorHolder{core_, core_->engine, std::move(cursor), {}};
+  napi_value external;
+  if (napi_create_external(env, holder, FinalizeCursor, nullptr, &external) != napi_ok) {
+    holder->Release();
+    delete holder;
+    return Napi::Value();
+  }
+  core_->cursors.insert(holder);
+  napi_type_tag_object(env, external, &kCursorTypeTag);
+  return Napi::Value(env, external);
+}
+
+// rangeNext(cursor, out: Uint8Array) -> number
+//   n > 0   n entries are packed in `out` from offset 0, in range order, each
+//           as u32 LE key length, u32 LE value length, the key bytes, the
+//           value bytes (no padding);
+//   0       the range is exhausted (the cursor's view is already freed);
+//   n < 0   nothing was packed: the next entry needs -n bytes of `out`
+//           (8 + key + value); call again with a buffer that large.
+// ERR_CLOSED once the store is closed. A cursor freed by rangeClose reads as
+// exhausted. An engine error frees the cursor and is thrown.
+Napi::Value EngineHandle::RangeNext(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  if (info.Length() < 2) {
+    ThrowInvalidArgument(env, "rangeNext(cursor, out): bad arguments");
+    return Napi::Value();
+  }
+  CursorHolder* holder = CursorOf(env, info[0]);
+  if (holder == nullptr || OpenEngine(env) == nullptr) return Napi::Value();
+  uint8_t* out = nullptr;
+  size_t out_bytes = 0;
+  if (!ReadUint8Array(env, info[1], "out", &out, &out_bytes)) return Napi::Value();
+
+  size_t used = 0, count = 0;
+  if (!holder->pending.empty()) {
+    if (holder->pending.size() > out_bytes) {
+      return Napi::Number::New(env, -static_cast<double>(holder->pending.size()));
+    }
+    std::memcpy(out, holder->pending.data(), holder->pending.size());
+    used = holder->pending.size();
+    count = 1;
+    holder->pending.clear();
+  }
+  if (holder->cursor == nullptr) return Napi::Number::New(env, static_cast<double>(count));
+  // An entry that does not fit goes to `pending`: the cursor counts an entry
+  // as delivered once handed to us, so stopping must not lose it.
+  bool stopped = false;
+  const auto pack = [&](Slice key, Slice value) {
+    const size_t need = kRangeEntryHeaderBytes + key.size() + value.size();
+    char* dst;
+    if (need <= out_bytes - used) {
+      dst = reinterpret_cast<char*>(out + used);
+      used += need;
+      ++count;
+    } else {
+      holder->pending.resize(need);
+      dst = holder->pending.data();
+      stopped = true;
+    }
+    StoreFixed32(dst, static_cast<uint32_t>(key.size()));
+    StoreFixed32(dst + 4, static_cast<uint32_t>(value.size()));
+    if (!key.empty()) std::memcpy(dst + kRangeEntryHeaderBytes, key.data(), key.size());
+    if (!value.empty()) std::memcpy(dst + kRangeEntryHeaderBytes + key.size(), value.data(), value.size());
+    return !stopped;
+  };
+  bool done = false;
+  // Next returns when pack stops it or the range ends; loop in case an engine
+  // returns early. A full `out` needs no call.
+  while (!done && !stopped && (count == 0 || used < out_bytes)) {
+    if (Status s = holder->cursor->Next(pack, &done); !s.ok()) {
+      holder->Release();
+      Throw(env, s);
+      return Napi::Value();
+    }
+  }
+  if (done) holder->ReleaseView();  // free the view now; `pending` is still handed out
+  if (count == 0 && !holder->pending.empty()) {
+    return Napi::Number::New(env, -static_cast<double>(holder->pending.size()));
+  }
+  return Napi::Number::New(env, static_cast<double>(count));
+}
+
+// rangeClose(cursor): frees the cursor and its view now (idempotent; also
+// after the store closed).
+Napi::Value EngineHandle::RangeClose(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  if (info.Length() < 1) {
+    ThrowInvalidArgument(env, "rangeClose(cursor): bad arguments");
+    return Napi::Value();
+  }
+  CursorHolder* holder = CursorOf(env, info[0]);
+  if (holder == nullptr) return Napi::Value();
+  holder->Release();
+  return Napi::Value();
 }
 
 }  // namespace tidekv::binding

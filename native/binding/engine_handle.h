@@ -12,6 +12,12 @@
 //     the finalizer never blocks the JS thread.
 //   - Environment teardown (worker_threads terminate, process exit): a cleanup
 //     hook closes the engine synchronously so the directory lock is released.
+//   - Range cursors (rangeOpen) are Externals JS holds; each owns its
+//     RangeCursor and a shared_ptr to the engine, so its view outlives
+//     anything but the store: close(), GC of the handle and teardown first
+//     release every live cursor (on the JS thread), then close the engine,
+//     so an engine never closes under a cursor. rangeClose() and GC of the
+//     External release one cursor.
 //
 // Hot path. napi_unwrap costs more than a whole lookup (it is a private
 // property lookup in V8), so the point operations are not ObjectWrap methods:
@@ -24,11 +30,36 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
+#include <unordered_set>
 
 #include "binding/args.h"
 #include "common/engine.h"
 
 namespace tidekv::binding {
+
+struct StoreCore;
+
+// A range scan in progress: what rangeOpen's External points to. JS thread only.
+struct CursorHolder {
+  std::shared_ptr<StoreCore> core;     // the store it came from (its registry outlives this)
+  std::shared_ptr<Engine> engine;      // null once released
+  std::unique_ptr<RangeCursor> cursor; // null once released (exhausted, closed, or the store closed)
+  // An entry the cursor delivered that did not fit the caller's buffer,
+  // already packed (rangeNext's format); the next rangeNext starts with it.
+  std::string pending;
+  // Frees the cursor (and with it the view's files and memory) before
+  // dropping the engine reference; a pending entry stays readable.
+  void ReleaseView() {
+    cursor.reset();
+    engine.reset();
+  }
+  // ReleaseView, and forget the pending entry too. Idempotent.
+  void Release() {
+    ReleaseView();
+    std::string().swap(pending);
+  }
+};
 
 // What the handle and its hot-path functions share. Used on the JS thread only.
 struct StoreCore {
@@ -46,6 +77,12 @@ struct StoreCore {
   uint8_t* out_data = nullptr;
   size_t out_bytes = 0;
   size_t out_cursor = 0;
+  // Cursors not yet freed (a holder removes itself when its External is
+  // finalized). ReleaseCursors() runs before the engine is closed.
+  std::unordered_set<CursorHolder*> cursors;
+  void ReleaseCursors() {
+    for (CursorHolder* holder : cursors) holder->Release();
+  }
 };
 
 class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
@@ -73,6 +110,12 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
   Napi::Value Version(const Napi::CallbackInfo& info);
   Napi::Value Restore(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Capabilities(const Napi::CallbackInfo& info);
+  Napi::Value RangeOpen(const Napi::CallbackInfo& info);
+  Napi::Value RangeNext(const Napi::CallbackInfo& info);
+  Napi::Value RangeClose(const Napi::CallbackInfo& info);
+  // The holder behind a cursor External of this store; nullptr after throwing.
+  CursorHolder* CursorOf(napi_env env, napi_value value);
 
   std::shared_ptr<StoreCore> core_;
   napi_env env_ = nullptr;

@@ -132,6 +132,7 @@ Status LsmEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>& tick
   i.meta_kind = t->request.meta_kind;
   // The manifest counts itself: its size depends on the figures it holds, so
   // settle them first (varints: two rounds suffice).
+  i.duration_micros = MicrosSince(t->cut_time);
   uint64_t manifest_bytes = 0;
   for (int round = 0; round < 3; ++round) {
     i.bytes_written = new_bytes + manifest_bytes;
@@ -140,7 +141,6 @@ Status LsmEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>& tick
   }
   i.bytes_written = new_bytes + manifest_bytes;
   i.total_bytes = table_bytes + manifest_bytes;
-  i.duration_micros = MicrosSince(t->cut_time);
   uint64_t written = 0;
   Status s = WriteManifest(env_, dir_, manifest, &written);
   std::vector<std::string> drop_manifests;

@@ -114,6 +114,7 @@ Status LsmEngine::Open(const LsmOptions& options, const std::string& dir) {
   mem_.reset(NewMemTable());
   version_ = std::make_shared<Version>();
   TIDEKV_RETURN_IF_ERROR(Recover());
+  janitor_->Start();
   flush_thread_ = std::thread([this] { FlushLoop(); });
   compaction_thread_ = std::thread([this] { CompactionLoop(); });
   return Status::OK();
@@ -343,6 +344,7 @@ size_t LsmEngine::Backlog(const Version& v) const {
 }
 
 void LsmEngine::FreezeMemtableLocked() {
+  if (mem_->entries() == 0) return;  // nothing to flush (another caller froze it meanwhile)
   auto f = std::make_shared<Frozen>();
   f->mem = std::move(mem_);
   frozen_.push_back(std::move(f));
@@ -388,7 +390,9 @@ Status LsmEngine::AfterWriteLocked(Lock& lock, size_t bytes) {
     ++stalls_;
   }
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
-  FreezeMemtableLocked();
+  // While this writer waited, a checkpoint or compact() may have frozen the
+  // memtable already.
+  if (mem_->ApproximateBytes() >= memtable_bytes_) FreezeMemtableLocked();
   return Status::OK();
 }
 
@@ -827,6 +831,12 @@ Status LsmEngine::Close() {
   {
     Lock lock(mu_);
     if (closed_) return Status::OK();
+    if (janitor_ == nullptr || mem_ == nullptr) {
+      // Open failed before there was anything to stop (a locked directory).
+      closed_ = closing_ = true;
+      dir_lock_.reset();
+      return Status::OK();
+    }
     closing_ = true;  // new calls fail; stalled writers and Compact wake up
     progress_cv_.notify_all();
   }

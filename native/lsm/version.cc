@@ -28,6 +28,11 @@ bool ParseTableFileName(const std::string& name, uint64_t* number) {
 
 // ---- FileJanitor ----
 
+void FileJanitor::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  open_ = true;
+}
+
 void FileJanitor::Enqueue(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   if (open_) queue_.push_back(name);

@@ -39,6 +39,9 @@ bool ParseTableFileName(const std::string& name, uint64_t* number);
 class FileJanitor {
  public:
   FileJanitor(Env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
+  // Nothing is deleted before Start: recovery opens and drops tables while it
+  // looks for a checkpoint that loads, and what it drops may be needed.
+  void Start();
   void Enqueue(const std::string& name);
   // Deletes what was enqueued; returns how many files.
   uint64_t Drain();
@@ -51,7 +54,7 @@ class FileJanitor {
   std::string dir_;
   std::mutex mu_;
   std::vector<std::string> queue_;
-  bool open_ = true;
+  bool open_ = false;
 };
 
 struct Table {

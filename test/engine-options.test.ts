@@ -1,0 +1,121 @@
+// open() options per engine: each engine takes the shared options and its
+// own; the other engine's options are refused by name, before any file is
+// touched. (Generic option checks live in bad-input.test.ts.)
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { open, TidekvError, type OpenOptions } from '../lib/index.js';
+import { expectRejectsCode, makeTempDir, removeAllTempDirs, withStore } from './helpers.js';
+
+afterEach(() => removeAllTempDirs());
+
+const HYBRIDLOG_ONLY: ReadonlyArray<readonly [string, unknown]> = [
+  ['pageBytes', 65536],
+  ['segmentBytes', 1 << 20],
+  ['mutableFraction', 0.5],
+  ['indexBuckets', 1024],
+  ['compactionSliceMicros', 500],
+];
+const LSM_ONLY: ReadonlyArray<readonly [string, unknown]> = [
+  ['memtableBytes', 1 << 20],
+  ['maxImmutableMemtables', 2],
+  ['compactionStyle', 'leveled'],
+  ['runsPerLevel', 4],
+  ['levelSizeRatio', 10],
+  ['level1Bytes', 4 << 20],
+  ['targetTableBytes', 1 << 20],
+  ['slowdownRuns', 12],
+  ['stopRuns', 24],
+  ['bloomBitsPerKey', 10],
+  ['blockBytes', 4096],
+];
+
+async function expectOpenRejects(options: unknown, mentions: readonly string[] = []): Promise<void> {
+  const dir = join(makeTempDir(), 'db');
+  const err = await expectRejectsCode(open(dir, options as OpenOptions), 'ERR_INVALID_ARG');
+  for (const text of mentions) expect(err.message).toContain(text);
+  expect(existsSync(dir), `${JSON.stringify(options)} created the directory`).toBe(false);
+}
+
+/** Opens with engine 'lsm' (then closes) or, while the addon lacks it, expects ERR_UNSUPPORTED. */
+async function expectLsmOpens(options: OpenOptions): Promise<void> {
+  const dir = join(makeTempDir(), 'db');
+  try {
+    await (await open(dir, options)).close();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TidekvError);
+    expect((e as TidekvError).code, (e as Error).message).toBe('ERR_UNSUPPORTED');
+  }
+}
+
+describe('open() options per engine', () => {
+  it("refuses the 'lsm' options for engine 'hybridlog' (also by default), naming the option and the engines", async () => {
+    for (const [name, value] of LSM_ONLY) {
+      await expectOpenRejects({ [name]: value }, [name, "'lsm'", "'hybridlog'"]);
+      await expectOpenRejects({ engine: 'hybridlog', [name]: value }, [name, "'lsm'", "'hybridlog'"]);
+    }
+  });
+
+  it("refuses the 'hybridlog' options for engine 'lsm', naming the option and the engines", async () => {
+    for (const [name, value] of HYBRIDLOG_ONLY) {
+      await expectOpenRejects({ engine: 'lsm', [name]: value }, [name, "'lsm'", "'hybridlog'"]);
+    }
+  });
+
+  it("refuses checkpointMode 'fold-over' for engine 'lsm' (its checkpoints are always incremental) and takes 'incremental'", async () => {
+    await expectOpenRejects({ engine: 'lsm', checkpointMode: 'fold-over' }, ['checkpointMode', 'incremental']);
+  });
+
+  it("ignores the other engine's options when they are undefined", async () => {
+    await withStore({ memtableBytes: undefined, compactionStyle: undefined }, (db) => {
+      expect(db.engine).toBe('hybridlog');
+    });
+    await expectLsmOpens({ engine: 'lsm', pageBytes: undefined, checkpointMode: undefined });
+  });
+
+  it('rejects bad values of the lsm options, naming the option', async () => {
+    const bad: ReadonlyArray<readonly [string, readonly unknown[]]> = [
+      ['compactionStyle', ['tiered', 'LEVELED', 1, 2, null, true]],
+      ['memtableBytes', [0, -1, 1.5, 2 ** 53, '1048576', null, NaN]],
+      ['level1Bytes', [0, -1, Infinity]],
+      ['targetTableBytes', [0, 0.5]],
+      ['maxImmutableMemtables', [0, -1, 2 ** 32, 1.5]],
+      ['runsPerLevel', [0, 2 ** 32, '4']],
+      ['levelSizeRatio', [0, -10, 2.5]],
+      ['slowdownRuns', [0, 2 ** 32]],
+      ['stopRuns', [0, {}]],
+      ['bloomBitsPerKey', [-1, 0.5, 2 ** 32, '10']],
+      ['blockBytes', [0, 2 ** 32, 4096.5]],
+      ['memoryBudgetBytes', [0, -1, 1.5]],
+      ['retainCheckpoints', [0, -1, 1.5]],
+      ['recover', ['loose', true]],
+    ];
+    for (const [name, values] of bad) {
+      for (const value of values) await expectOpenRejects({ engine: 'lsm', [name]: value }, [name]);
+    }
+  });
+
+  it("still refuses engine 'appendlog' (not available yet)", async () => {
+    await expectOpenRejects({ engine: 'appendlog' }, ['appendlog']);
+  });
+
+  it('passes valid lsm options to the engine', async () => {
+    await expectLsmOpens({
+      engine: 'lsm',
+      memoryBudgetBytes: 64 << 20,
+      memtableBytes: 1 << 20,
+      maxImmutableMemtables: 3,
+      compactionStyle: 'size-tiered',
+      runsPerLevel: 3,
+      levelSizeRatio: 8,
+      level1Bytes: 8 << 20,
+      targetTableBytes: 1 << 20,
+      slowdownRuns: 10,
+      stopRuns: 20,
+      bloomBitsPerKey: 0,
+      blockBytes: 8192,
+      retainCheckpoints: 5,
+      recover: 'latest-valid',
+    });
+  });
+});
