@@ -16,6 +16,7 @@
         "native/hybridlog/hybrid_log_format.cc",
         "native/hybridlog/hybrid_log.cc",
         "native/hybridlog/paged_log.cc",
+        "native/lsm/block_cache.cc",
         "native/lsm/bloom.cc",
         "native/lsm/lsm_checkpoint.cc",
         "native/lsm/lsm_engine.cc",

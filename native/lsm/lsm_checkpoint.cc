@@ -65,6 +65,8 @@ Status LsmEngine::BeginCheckpoint(const CheckpointRequest& request, std::shared_
     t->tables = version_;
     t->live_keys = live_keys_;
     t->version = next_version_++;
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    ++outstanding_cuts_;
   }
   t->request = request;
   t->created_at_micros = WallMicros();
@@ -84,6 +86,7 @@ Status LsmEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>& tick
     {
       std::lock_guard<std::mutex> ck(ckpt_mu_);
       ++next_to_write_;
+      --outstanding_cuts_;
     }
     ckpt_cv_.notify_all();
   };
@@ -142,7 +145,15 @@ Status LsmEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>& tick
   i.bytes_written = new_bytes + manifest_bytes;
   i.total_bytes = table_bytes + manifest_bytes;
   uint64_t written = 0;
-  Status s = WriteManifest(env_, dir_, manifest, &written);
+  // The new tables' directory entries must be durable before a manifest names them.
+  Status s = new_bytes > 0 ? env_->SyncDir(dir_) : Status::OK();
+  if (s.ok()) s = WriteManifest(env_, dir_, manifest, &written);
+  if (!s.ok()) {
+    // The rename may have happened before the failure (a failed directory
+    // fsync): a manifest this engine does not retain would name tables it
+    // goes on to delete, so it must not stay.
+    if (env_->DeleteFile(JoinPath(dir_, ManifestFileName(t->version))).ok()) (void)env_->SyncDir(dir_);
+  }
   std::vector<std::string> drop_manifests;
   std::vector<Retained> dropped;
   if (s.ok()) {
@@ -331,23 +342,26 @@ Status LsmEngine::Recover() {
 }
 
 Status LsmEngine::Restore(uint64_t version) {
-  uint64_t pending_until = 0;
   {
     Lock lock(mu_);
     TIDEKV_RETURN_IF_ERROR(CheckOpen());
     if (restoring_) return Status::Busy("a restore is already in progress");
     restoring_ = true;  // no new cuts from here
-    pending_until = next_version_;
   }
   {
+    // Cuts taken before are written first (they may become the version restored).
     std::unique_lock<std::mutex> ck(ckpt_mu_);
-    ckpt_cv_.wait(ck, [&] { return next_to_write_ == pending_until; });
+    ckpt_cv_.wait(ck, [&] { return outstanding_cuts_ == 0; });
   }
   std::vector<Retained> dropped;
   VersionRef old_version;
   std::shared_ptr<MemTable> old_mem;
   std::deque<std::shared_ptr<Frozen>> old_frozen;
   Lock lock(mu_);
+  if (closing_) {
+    restoring_ = false;
+    return Status::Closed("store closed during restore");
+  }
   PauseBackgroundLocked(lock);
   Status s = [&]() -> Status {
     std::lock_guard<std::mutex> ck(ckpt_mu_);

@@ -105,7 +105,11 @@ Status LsmEngine::Open(const LsmOptions& options, const std::string& dir) {
   leveled_ = options_.compaction_style == LsmCompactionStyle::kLeveled;
   memtable_bytes_ = options_.memtable_bytes != 0
                         ? options_.memtable_bytes
-                        : std::min<uint64_t>(64u << 20, options_.memory_budget_bytes / (options_.max_immutable_memtables + 2));
+                        : std::min<uint64_t>(64u << 20, options_.memory_budget_bytes / 8);
+  // What the memtables cannot take of the budget caches table blocks.
+  const uint64_t memtables = memtable_bytes_ * (options_.max_immutable_memtables + 1);
+  block_cache_ = std::make_unique<BlockCache>(
+      options_.memory_budget_bytes > memtables ? options_.memory_budget_bytes - memtables : 0);
   level1_bytes_ = options_.level1_bytes != 0 ? options_.level1_bytes : 4 * memtable_bytes_;
   target_table_bytes_ = options_.target_table_bytes != 0 ? options_.target_table_bytes : memtable_bytes_;
   TIDEKV_RETURN_IF_ERROR(env_->CreateDir(dir));
@@ -133,7 +137,7 @@ Status LsmEngine::CheckOpen() const {
 Status LsmEngine::LookupOlderLocked(Slice key, KeyState* state, Slice* value) {
   for (auto it = frozen_.rbegin(); it != frozen_.rend(); ++it) {
     MemEntry e;
-    if ((*it)->mem != nullptr && (*it)->mem->Get(key, &e)) {
+    if ((*it)->mem != nullptr && (*it)->mem->GetLocked(key, &e)) {
       *value = e.bytes;
       *state = e.kind == MemEntryKind::kValue ? KeyState::kValue : KeyState::kTombstone;
       return Status::OK();
@@ -145,7 +149,9 @@ Status LsmEngine::LookupOlderLocked(Slice key, KeyState* state, Slice* value) {
       if (t == nullptr) continue;
       bool found = false;
       EntryKind kind = EntryKind::kValue;
-      TIDEKV_RETURN_IF_ERROR(t->reader->Find(key, &found, &kind, value));  // a damaged block names its file
+      // A damaged block names its file. *value may view the cache: callers
+      // use it before the next lookup.
+      TIDEKV_RETURN_IF_ERROR(t->reader->Find(key, &found, &kind, value, block_cache_.get()));
       if (!found) continue;
       *state = kind == EntryKind::kValue ? KeyState::kValue : KeyState::kTombstone;
       return Status::OK();
@@ -157,7 +163,7 @@ Status LsmEngine::LookupOlderLocked(Slice key, KeyState* state, Slice* value) {
 
 Status LsmEngine::LookupLocked(Slice key, KeyState* state, Slice* value) {
   MemEntry e;
-  if (mem_->Get(key, &e)) {
+  if (mem_->GetLocked(key, &e)) {
     *value = e.bytes;
     *state = e.kind == MemEntryKind::kValue ? KeyState::kValue : KeyState::kTombstone;
     return Status::OK();
@@ -376,12 +382,25 @@ Status LsmEngine::AfterWriteLocked(Lock& lock, size_t bytes) {
   bool waited = false;
   while (!closing_ && (frozen_.size() >= options_.max_immutable_memtables ||
                        Backlog(*version_) >= options_.stop_runs)) {
-    if (!flush_error_.ok() && frozen_.size() >= options_.max_immutable_memtables) {
-      flush_cv_.notify_one();  // retry now; report the failure to this writer
-      return Status(flush_error_.code(), "memtable flush failed: " + std::string(flush_error_.message()));
+    // A background thread that failed (a full disk) retries when kicked; if
+    // the retry this writer waits for fails too, the writer gets the error
+    // instead of waiting for a disk that may never recover.
+    const bool flush_bound = frozen_.size() >= options_.max_immutable_memtables;
+    const uint64_t flush_failures = flush_failures_, compaction_failures = compaction_failures_;
+    if (flush_bound) {
+      flush_cv_.notify_one();
+    } else {
+      compaction_cv_.notify_one();
     }
     waited = true;
     progress_cv_.wait(lock);
+    if (flush_bound && flush_failures_ > flush_failures && frozen_.size() >= options_.max_immutable_memtables) {
+      return Status(flush_error_.code(), "memtable flush failed: " + std::string(flush_error_.message()));
+    }
+    if (!flush_bound && compaction_failures_ > compaction_failures && Backlog(*version_) >= options_.stop_runs) {
+      return Status(compaction_error_.code(),
+                    "compaction is failing and the tree is full: " + std::string(compaction_error_.message()));
+    }
   }
   if (waited) {
     const uint64_t micros = MicrosSince(start);
@@ -680,6 +699,7 @@ void LsmEngine::CompactionLoop() {
       compaction_bytes_written_ += bytes_out;
     } else if (!(s.code() == StatusCode::kBusy)) {
       compaction_error_ = s;
+      ++compaction_failures_;
     }
     outputs.clear();
     job.inputs.clear();
@@ -756,11 +776,15 @@ void LsmEngine::GetStats(EngineStats* stats) {
     std::lock_guard<std::mutex> ck(ckpt_mu_);
     for (const Retained& r : retained_) count(*r.version);
   }
-  stats->memory_bytes = mem_bytes;
+  stats->memory_bytes = mem_bytes + block_cache_->bytes();
   stats->disk_bytes = disk;
   const Version& v = *version_;
   stats->extra.insert(stats->extra.end(), {
       {"memtableBytes", mem_->ApproximateBytes()},
+      {"blockCacheBytes", block_cache_->bytes()},
+      {"blockCacheCapacity", block_cache_->capacity()},
+      {"blockCacheHits", block_cache_->hits()},
+      {"blockCacheMisses", block_cache_->misses()},
       {"immutableMemtables", frozen_.size()},
       {"levels", v.levels.size()},
       {"level0Runs", v.levels.empty() ? 0 : v.levels[0].size()},
@@ -782,6 +806,7 @@ void LsmEngine::GetStats(EngineStats* stats) {
       {"stalls", stalls_},
       {"filesDeleted", files_deleted_},
       {"flushFailures", flush_failures_},
+      {"compactionFailures", compaction_failures_},
   });
 }
 
@@ -840,15 +865,11 @@ Status LsmEngine::Close() {
     closing_ = true;  // new calls fail; stalled writers and Compact wake up
     progress_cv_.notify_all();
   }
-  // Checkpoints already cut are written first (the flush thread still runs for them).
-  uint64_t pending_until = 0;
-  {
-    Lock lock(mu_);
-    pending_until = next_version_;
-  }
+  // Checkpoints already cut are written first (the flush thread still runs
+  // for them). Counting cuts, not versions: a restore meanwhile lowers the versions.
   {
     std::unique_lock<std::mutex> ck(ckpt_mu_);
-    ckpt_cv_.wait(ck, [&] { return next_to_write_ >= pending_until; });
+    ckpt_cv_.wait(ck, [&] { return outstanding_cuts_ == 0; });
   }
   {
     Lock lock(mu_);

@@ -31,11 +31,11 @@ struct LsmOptions {
   // File system; nullptr = Env::Posix(). Must outlive the engine.
   Env* env = nullptr;
   // Bound on the engine's memory for data: the active memtable, the ones
-  // waiting to be flushed, and the index and filter blocks of open tables are
-  // within it. Table data is read through mmap (the OS page cache).
+  // waiting to be flushed, and a cache of table blocks that takes the rest.
+  // Tables are read through mmap; the OS page cache is not counted.
   uint64_t memory_budget_bytes = 256ull << 20;
-  // A memtable is frozen and flushed once it holds this many bytes. 0 = a
-  // quarter of the budget, at most 64 MiB. At most max_immutable_memtables
+  // A memtable is frozen and flushed once it holds this many bytes. 0 = an
+  // eighth of the budget, at most 64 MiB. At most max_immutable_memtables
   // wait for the flush thread; a further switch waits (a write stall).
   uint64_t memtable_bytes = 0;
   uint32_t max_immutable_memtables = 2;

@@ -44,6 +44,7 @@
 
 #include "common/checkpoint_format.h"
 #include "common/engine.h"
+#include "lsm/block_cache.h"
 #include "lsm/lsm_engine.h"
 #include "lsm/memtable.h"
 #include "lsm/version.h"
@@ -163,6 +164,7 @@ class LsmEngine final : public Engine {
   uint64_t next_file_number_ = 1;
   uint64_t memtable_seed_ = 0x5EED;
   std::string merge_scratch_;
+  std::unique_ptr<BlockCache> block_cache_;  // lookups under mu_
   bool closing_ = false;
   bool closed_ = false;
   bool restoring_ = false;
@@ -174,6 +176,7 @@ class LsmEngine final : public Engine {
   Status flush_error_;       // the last flush failed (retried on the next wake)
   uint64_t flush_failures_ = 0;
   Status compaction_error_;  // the last compaction failed
+  uint64_t compaction_failures_ = 0;
   uint64_t manual_requested_ = 0, manual_done_ = 0;
   CompactionResult manual_result_;
   Status manual_status_;
@@ -192,6 +195,7 @@ class LsmEngine final : public Engine {
   std::vector<Retained> retained_;  // oldest first
   uint64_t next_version_ = 1;       // under mu_
   uint64_t next_to_write_ = 1;      // under ckpt_mu_
+  uint64_t outstanding_cuts_ = 0;   // under ckpt_mu_: begun, not yet finished
 };
 
 }  // namespace tidekv::lsm

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include "common/hash.h"
+
 namespace tidekv::lsm {
 
 // ---- Arena ----
@@ -203,11 +205,46 @@ Status MemTable::Install(Slice key, Node* found, Node* const* prev, const Payloa
     preds[i]->next()[i].store(node, std::memory_order_release);
   }
   entries_.fetch_add(1, std::memory_order_relaxed);
+  HashInsert(node);
   last_seq_.store(fresh->seq, std::memory_order_release);
   return Status::OK();
 }
 
+MemTable::Node* MemTable::HashFind(Slice key) const {
+  if (hash_slots_.empty()) return nullptr;
+  const size_t mask = hash_slots_.size() - 1;
+  for (size_t i = HashKey(key) & mask;; i = (i + 1) & mask) {
+    Node* n = hash_slots_[i];
+    if (n == nullptr) return nullptr;
+    if (n->key() == key) return n;
+  }
+}
+
+void MemTable::HashInsert(Node* node) {
+  if (2 * (hash_used_ + 1) > hash_slots_.size()) {
+    // Doubling rehashes every node once: amortized O(1) a write.
+    std::vector<Node*> old;
+    old.swap(hash_slots_);
+    hash_slots_.assign(old.empty() ? 32 : 2 * old.size(), nullptr);
+    hash_bytes_.store(hash_slots_.size() * sizeof(Node*), std::memory_order_relaxed);
+    hash_used_ = 0;
+    for (Node* n : old) {
+      if (n != nullptr) HashInsert(n);
+    }
+  }
+  const size_t mask = hash_slots_.size() - 1;
+  size_t i = HashKey(node->key()) & mask;
+  while (hash_slots_[i] != nullptr) i = (i + 1) & mask;
+  hash_slots_[i] = node;
+  ++hash_used_;
+}
+
 Status MemTable::Upsert(Slice key, const Payload* payload, std::optional<MemEntryKind>* previous) {
+  if (Node* node = HashFind(key)) {
+    // An overwrite: the node exists, so no skiplist walk is needed.
+    if (previous != nullptr) *previous = node->payload.load(std::memory_order_relaxed)->kind;
+    return Install(key, node, nullptr, payload);
+  }
   Node* prev[kMaxHeight];
   Node* found = FindGreaterOrEqual(key, prev);
   if (previous != nullptr) {
@@ -314,6 +351,13 @@ Status MemTable::Merge(Slice key, MergeOp op, Slice operand, MergeOutcome* outco
 
 MemEntry MemTable::ToEntry(const Payload* p) {
   return MemEntry{p->kind, p->merge_op, Slice(p->bytes(), p->size)};
+}
+
+bool MemTable::GetLocked(Slice key, MemEntry* entry) const {
+  const Node* node = HashFind(key);
+  if (node == nullptr) return false;
+  *entry = ToEntry(node->payload.load(std::memory_order_relaxed));
+  return true;
 }
 
 bool MemTable::Get(Slice key, MemEntry* entry) const {

@@ -7,6 +7,10 @@
 // to the entry it replaced, so an iterator can read the table as it was at
 // an earlier sequence (a range scan's consistent view) while writes go on.
 //
+// Point lookups: a hash index from key to node serves the writer (an
+// overwrite finds its node without walking the skiplist) and GetLocked; the
+// skiplist is still what orders keys for iterators and flushes.
+//
 // Memory: every node and entry lives in an Arena (blocks of 1 MiB; an
 // allocation over a quarter block gets a block of its own) freed all at once
 // with the memtable. Nothing is freed earlier: a new entry for an existing key
@@ -133,9 +137,15 @@ class MemTable {
 
   // False when the memtable has no entry for key (the key may be in older tables).
   bool Get(Slice key, MemEntry* entry) const;
+  // The same through the hash index: O(1) instead of a skiplist walk.
+  // REQUIRES: not concurrent with a write (the engine's lock serializes both).
+  bool GetLocked(Slice key, MemEntry* entry) const;
 
-  // Arena bytes used, including superseded entries: compare with memtableBytes.
-  size_t ApproximateBytes() const { return arena_.UsedBytes(); }
+  // Arena bytes used, including superseded entries, and the hash index:
+  // compare with memtableBytes.
+  size_t ApproximateBytes() const {
+    return arena_.UsedBytes() + hash_bytes_.load(std::memory_order_relaxed);
+  }
   // Distinct keys (tombstones included).
   size_t entries() const { return entries_.load(std::memory_order_relaxed); }
 
@@ -186,6 +196,9 @@ class MemTable {
   // Points key's node at payload, linking a new node after prev when found is not key's.
   Status Install(Slice key, Node* found, Node* const* prev, const Payload* payload);
   Status Upsert(Slice key, const Payload* payload, std::optional<MemEntryKind>* previous);
+  // The hash index over the nodes (key -> node), for the writer and GetLocked.
+  Node* HashFind(Slice key) const;
+  void HashInsert(Node* node);
   static Status CheckKey(Slice key);
   static MemEntry ToEntry(const Payload* p);
   Node* head() const;
@@ -196,6 +209,12 @@ class MemTable {
   std::atomic<int> max_height_{1};
   std::atomic<size_t> entries_{0};
   std::atomic<uint64_t> last_seq_{0};  // written by the writer after each publish
+  // Open addressing (linear probing) over node pointers, a power of two in
+  // size, at most half full. Writes and GetLocked only: iterators and Get
+  // walk the skiplist, so they never see the table resize.
+  std::vector<Node*> hash_slots_;
+  size_t hash_used_ = 0;
+  std::atomic<size_t> hash_bytes_{0};
   // The head node lives here rather than in the arena, so construction cannot fail.
   alignas(8) char head_storage_[16 + kMaxHeight * 8];
 };

@@ -6,6 +6,7 @@
 #include "common/crc32c.h"
 #include "common/record_format.h"
 #include "common/varint.h"
+#include "lsm/block_cache.h"
 #include "lsm/bloom.h"
 
 namespace tidekv::lsm {
@@ -152,6 +153,22 @@ void SSTableBuilder::Abandon() {
 
 namespace {
 
+// Decodes the entry at p (varint key length, varint value length, kind,
+// key, value); the position after it, or nullptr when malformed.
+const char* DecodeEntry(const char* p, const char* end, Slice* key, EntryKind* kind, Slice* value) {
+  uint64_t key_len = 0, value_len = 0;
+  p = DecodeVarint64(p, end, &key_len);
+  if (p != nullptr) p = DecodeVarint64(p, end, &value_len);
+  if (p == nullptr || p >= end || key_len > static_cast<uint64_t>(end - p - 1) ||
+      value_len > static_cast<uint64_t>(end - p - 1) - key_len || !IsValidEntryKind(static_cast<uint8_t>(*p))) {
+    return nullptr;
+  }
+  *kind = static_cast<EntryKind>(*p++);
+  *key = Slice(p, key_len);
+  *value = Slice(p + key_len, value_len);
+  return p + key_len + value_len;
+}
+
 // Reads a varint-length-prefixed slice; nullptr on malformed input.
 const char* GetLengthPrefixed(const char* p, const char* end, Slice* out) {
   uint64_t n = 0;
@@ -260,18 +277,34 @@ Status SSTableReader::Get(Slice key, bool* found, EntryKind* kind, std::string* 
   return Status::OK();
 }
 
-Status SSTableReader::Find(Slice key, bool* found, EntryKind* kind, Slice* value) const {
+Status SSTableReader::Find(Slice key, bool* found, EntryKind* kind, Slice* value, BlockCache* cache) const {
   *found = false;
   if (!MayContain(key)) return Status::OK();
   const size_t block = FindBlock(key);
   if (block == fences_.size()) return Status::OK();
-  Iterator it(this);
-  it.Seek(key);
-  TIDEKV_RETURN_IF_ERROR(it.status());
-  if (it.Valid() && it.key() == key) {
-    *found = true;
-    *kind = it.kind();
-    *value = it.value();
+  Slice entries;
+  const std::string* cached = cache != nullptr ? cache->Lookup(props_.file_number, block) : nullptr;
+  if (cached != nullptr) {
+    entries = *cached;
+  } else {
+    TIDEKV_RETURN_IF_ERROR(CheckBlock(block, &entries));
+    if (cache != nullptr) {
+      if (const std::string* copy = cache->Insert(props_.file_number, block, entries)) entries = *copy;
+    }
+  }
+  // The key, if the table has it, is in this block (its last key is >= key).
+  for (const char* p = entries.data(); p < entries.data() + entries.size();) {
+    Slice k, v;
+    EntryKind kd;
+    p = DecodeEntry(p, entries.data() + entries.size(), &k, &kd, &v);
+    if (p == nullptr) return Status::Corruption(path_ + ": sstable entry is malformed");
+    if (k == key) {
+      *found = true;
+      *kind = kd;
+      *value = v;
+      return Status::OK();
+    }
+    if (key < k) break;
   }
   return Status::OK();
 }
@@ -294,18 +327,11 @@ bool SSTableReader::Iterator::EnterBlock(size_t block) {
 bool SSTableReader::Iterator::ParseEntry() {
   valid_ = false;
   if (pos_ >= end_) return false;
-  uint64_t key_len = 0, value_len = 0;
-  const char* p = DecodeVarint64(pos_, end_, &key_len);
-  if (p != nullptr) p = DecodeVarint64(p, end_, &value_len);
-  if (p == nullptr || p >= end_ || key_len > static_cast<uint64_t>(end_ - p - 1) ||
-      value_len > static_cast<uint64_t>(end_ - p - 1) - key_len || !IsValidEntryKind(static_cast<uint8_t>(*p))) {
+  pos_ = DecodeEntry(pos_, end_, &key_, &kind_, &value_);
+  if (pos_ == nullptr) {
     status_ = Status::Corruption(table_->path_ + ": sstable entry is malformed");
     return false;
   }
-  kind_ = static_cast<EntryKind>(*p++);
-  key_ = Slice(p, key_len);
-  value_ = Slice(p + key_len, value_len);
-  pos_ = p + key_len + value_len;
   valid_ = true;
   return true;
 }

@@ -39,6 +39,8 @@
 
 namespace tidekv::lsm {
 
+class BlockCache;
+
 // What an entry says about its key. Values cross into files: do not renumber.
 enum class EntryKind : uint8_t {
   kValue = 1,
@@ -109,8 +111,10 @@ class SSTableReader {
   Status VerifyBlocks() const;
   // The entry for key: *found false when the table has none.
   Status Get(Slice key, bool* found, EntryKind* kind, std::string* value) const;
-  // The same without a copy: *value views the mapping (valid while the reader lives).
-  Status Find(Slice key, bool* found, EntryKind* kind, Slice* value) const;
+  // The same without a copy: *value views the mapping (valid while the
+  // reader lives) or, with a cache, the cached block (valid until the cache's
+  // next Insert). A block read from the mapping is checked, then cached.
+  Status Find(Slice key, bool* found, EntryKind* kind, Slice* value, BlockCache* cache = nullptr) const;
 
   // Walks entries in key order. Slices stay valid while the reader lives.
   class Iterator {

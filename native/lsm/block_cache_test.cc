@@ -1,0 +1,47 @@
+#include "common/testing.h"
+#include "lsm/block_cache.h"
+
+namespace tidekv::lsm {
+namespace {
+
+TEST(BlockCache, KeepsWithinItsBudgetEvictingTheLeastRecentlyUsed) {
+  const std::string block(1000, 'b');
+  BlockCache cache(10 * 1100);  // about ten 1000-byte blocks with their overhead
+  for (uint64_t i = 0; i < 10; ++i) ASSERT_TRUE(cache.Insert(1, i, block) != nullptr);
+  EXPECT_TRUE(cache.bytes() <= cache.capacity());
+  // Touch block 0, then insert more: block 1 (now the oldest) goes first, 0 stays.
+  ASSERT_TRUE(cache.Lookup(1, 0) != nullptr);
+  for (uint64_t i = 10; i < 13; ++i) ASSERT_TRUE(cache.Insert(1, i, block) != nullptr);
+  EXPECT_TRUE(cache.bytes() <= cache.capacity());
+  EXPECT_TRUE(cache.Lookup(1, 0) != nullptr);
+  EXPECT_TRUE(cache.Lookup(1, 1) == nullptr);
+  EXPECT_TRUE(cache.Lookup(1, 12) != nullptr);
+  // The same block number of another table is another block.
+  EXPECT_TRUE(cache.Lookup(2, 12) == nullptr);
+  EXPECT_EQ(*cache.Lookup(1, 12), block);
+  EXPECT_TRUE(cache.hits() >= 4);
+  EXPECT_TRUE(cache.misses() >= 2);
+}
+
+TEST(BlockCache, ABlockLargerThanTheBudgetIsNotKept) {
+  BlockCache cache(4096);
+  EXPECT_TRUE(cache.Insert(1, 0, std::string(8192, 'x')) == nullptr);
+  EXPECT_EQ(cache.bytes(), size_t{0});
+  BlockCache none(0);
+  EXPECT_TRUE(none.Insert(1, 0, "tiny") == nullptr);
+  EXPECT_TRUE(none.Lookup(1, 0) == nullptr);
+}
+
+TEST(BlockCache, ReinsertingKeepsOneCopy) {
+  BlockCache cache(1 << 20);
+  const std::string* a = cache.Insert(7, 3, "first");
+  const std::string* b = cache.Insert(7, 3, "second");
+  EXPECT_TRUE(a == b);
+  EXPECT_EQ(*b, std::string("first"));  // blocks are immutable: the cached copy stands
+  cache.Clear();
+  EXPECT_EQ(cache.bytes(), size_t{0});
+  EXPECT_TRUE(cache.Lookup(7, 3) == nullptr);
+}
+
+}  // namespace
+}  // namespace tidekv::lsm
