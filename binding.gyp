@@ -18,6 +18,7 @@
         "native/hybridlog/paged_log.cc",
         "native/lsm/block_cache.cc",
         "native/lsm/bloom.cc",
+        "native/lsm/compaction_picker.cc",
         "native/lsm/lsm_checkpoint.cc",
         "native/lsm/lsm_engine.cc",
         "native/lsm/memtable.cc",

@@ -263,6 +263,38 @@ describe.each(ENGINES)('%s: lifecycle', (engine) => {
     });
   });
 
+  describe('restore() and close() while a checkpoint is being written', () => {
+    // Found by the LSM's native fault tests: Close waited for the version
+    // counter to pass the cuts it saw, and a restore lowered that counter,
+    // so close() never returned.
+    for (const ticks of [0, 1, 2]) {
+      it(`all three settle, and the store reopens at a version they reported (close after ${ticks} ticks)`, async () => {
+        const dir = newDir();
+        const db = await open(dir, tiny);
+        fill(db, 200, 500);
+        const v1 = (await db.checkpoint()).version;
+        fill(db, 200, 700);
+        await db.checkpoint();
+        fill(db, 200, 900);
+        const writing = db.checkpoint();
+        const restoring = db.restore(v1);
+        for (let i = 0; i < ticks; i++) await new Promise<void>((r) => setImmediate(r));
+        const closing = db.close();
+        const [w, r, c] = await Promise.allSettled([writing, restoring, closing]);
+        expect(w.status).toBe('fulfilled');
+        expect(c.status).toBe('fulfilled');
+        if (r.status === 'rejected') expect((r.reason as TidekvError).code).toBe('ERR_CLOSED');
+        const again = await open(dir, tiny);
+        try {
+          expect(again.version).toBe(r.status === 'fulfilled' ? v1 : v1 + 2);
+          again.verify();
+        } finally {
+          await again.close();
+        }
+      });
+    }
+  });
+
   describe('close() while compact() is in flight', () => {
     for (const ticks of [0, 1, 3]) {
       it(`both promises settle and the lock is released (close after ${ticks} ticks)`, async () => {

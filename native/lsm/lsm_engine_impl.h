@@ -45,6 +45,7 @@
 #include "common/checkpoint_format.h"
 #include "common/engine.h"
 #include "lsm/block_cache.h"
+#include "lsm/compaction_picker.h"
 #include "lsm/lsm_engine.h"
 #include "lsm/memtable.h"
 #include "lsm/version.h"
@@ -97,14 +98,6 @@ class LsmEngine final : public Engine {
     CheckpointManifest manifest;
     VersionRef version;  // keeps the checkpoint's tables alive
     uint64_t live_keys = 0;
-  };
-
-  struct CompactionJob {
-    size_t output_level = 0;
-    std::vector<Run> inputs;          // newest first
-    std::vector<const Table*> removed;  // what the output replaces
-    bool bottommost = false;
-    bool manual = false;
   };
 
   // ---- foreground (lsm_engine.cc) ----

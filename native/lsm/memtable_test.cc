@@ -1,5 +1,6 @@
 #include "lsm/memtable.h"
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdio>
@@ -519,6 +520,58 @@ TEST(MemTable, ReadersConcurrentWithWriter) {
   r1.join();
   r2.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+}  // namespace
+}  // namespace tidekv::lsm
+
+namespace tidekv::lsm {
+namespace {
+
+// An iterator made at a sequence sees the table as it was then, forwards and
+// backwards, while later writes overwrite, delete and add keys.
+TEST(MemTable, SnapshotIteratorsIgnoreLaterWrites) {
+  MemTable table;
+  std::map<std::string, std::string> then;
+  for (int i = 0; i < 200; i += 2) {
+    const std::string key = "k" + std::to_string(1000 + i);
+    ASSERT_OK(table.Put(key, "old" + std::to_string(i)));
+    then[key] = "old" + std::to_string(i);
+  }
+  const uint64_t snapshot = table.LastSequence();
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "k" + std::to_string(1000 + i);
+    if (i % 3 == 0) {
+      ASSERT_OK(table.Delete(key));
+    } else {
+      ASSERT_OK(table.Put(key, "new"));
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> forward, backward;
+  MemTable::Iterator it(&table, snapshot);
+  for (it.SeekToFirst(); it.Valid(); it.Next()) {
+    EXPECT_TRUE(it.kind() == MemEntryKind::kValue);
+    forward.emplace_back(std::string(it.key()), std::string(it.value()));
+  }
+  for (it.SeekToLast(); it.Valid(); it.SeekBefore(std::string(it.key()))) {
+    backward.emplace_back(std::string(it.key()), std::string(it.value()));
+  }
+  std::vector<std::pair<std::string, std::string>> want(then.begin(), then.end());
+  EXPECT_TRUE(forward == want);
+  std::reverse(want.begin(), want.end());
+  EXPECT_TRUE(backward == want);
+  // Seek to a key first written after the snapshot: it is skipped.
+  it.Seek("k1001");
+  ASSERT_TRUE(it.Valid());
+  EXPECT_EQ(std::string(it.key()), std::string("k1002"));
+  it.SeekBefore("k1003");
+  ASSERT_TRUE(it.Valid());
+  EXPECT_EQ(std::string(it.key()), std::string("k1002"));
+  // Without a snapshot the newest state shows: deleted keys as tombstones.
+  MemTable::Iterator now(&table);
+  now.Seek("k1000");
+  ASSERT_TRUE(now.Valid());
+  EXPECT_TRUE(now.kind() == MemEntryKind::kTombstone);
 }
 
 }  // namespace
