@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/hash.h"
 #include "common/testing.h"
 
 namespace tidekv::lsm {
@@ -33,6 +34,18 @@ double TheoreticalFpRate(size_t keys, size_t bits, int probes) {
   return std::pow(1.0 - std::exp(-static_cast<double>(probes) * keys / bits), probes);
 }
 
+// Blocked: a block holds a Poisson number j of keys (mean keys per block);
+// the rate is the classic one of a 512-bit filter of j keys, averaged over j.
+double TheoreticalBlockedFpRate(size_t keys, size_t bits, int probes) {
+  const double per_block = static_cast<double>(keys) * 512 / static_cast<double>(bits);
+  double rate = 0, p = std::exp(-per_block);  // P(j = 0)
+  for (int j = 0; j < 400; ++j) {
+    rate += p * std::pow(1.0 - std::pow(1.0 - 1.0 / 512, probes * j), probes);
+    p *= per_block / (j + 1);
+  }
+  return rate;
+}
+
 TEST(Bloom, ProbesFor) {
   EXPECT_EQ(BloomBuilder::ProbesFor(1), 1);
   EXPECT_EQ(BloomBuilder::ProbesFor(5), 3);    // 3.47
@@ -58,23 +71,26 @@ TEST(Bloom, NoFalseNegatives) {
 
 TEST(Bloom, FalsePositiveRateMatchesTheory) {
   constexpr size_t kKeys = 100000;
+  for (BloomLayout layout : {BloomLayout::kClassic, BloomLayout::kBlocked})
   for (int bits_per_key : {5, 10, 15}) {
     for (bool numbered : {false, true}) {
       uint64_t rng = testing::TestSeed() + static_cast<uint64_t>(bits_per_key);
-      BloomBuilder builder(bits_per_key);
+      BloomBuilder builder(bits_per_key, layout);
       for (size_t i = 0; i < kKeys; ++i) builder.AddKey(numbered ? NumberedKey("user", i) : RandomKey(&rng, 'p'));
       const std::string filter = builder.Finish();
       const size_t bits = (filter.size() - 1) * 8;
-      EXPECT_EQ(bits, kKeys * bits_per_key);
+      EXPECT_TRUE(bits >= kKeys * bits_per_key && bits < kKeys * bits_per_key + 512);
       size_t false_positives = 0;
       for (size_t i = 0; i < kKeys; ++i) {
         const std::string absent = numbered ? NumberedKey("user", kKeys + i) : RandomKey(&rng, 'a');
         false_positives += BloomMayContain(filter, absent) ? 1 : 0;
       }
       const double rate = static_cast<double>(false_positives) / kKeys;
-      const double theory = TheoreticalFpRate(kKeys, bits, BloomBuilder::ProbesFor(bits_per_key));
-      std::printf("    bloom %2d bits/key, %s keys: fp %.4f%% (theory %.4f%%)\n", bits_per_key,
-                  numbered ? "numbered" : "random  ", 100 * rate, 100 * theory);
+      const bool blocked = layout == BloomLayout::kBlocked;
+      const double theory = blocked ? TheoreticalBlockedFpRate(kKeys, bits, BloomBuilder::ProbesFor(bits_per_key))
+                                    : TheoreticalFpRate(kKeys, bits, BloomBuilder::ProbesFor(bits_per_key));
+      std::printf("    bloom %s %2d bits/key, %s keys: fp %.4f%% (theory %.4f%%)\n", blocked ? "blocked" : "classic",
+                  bits_per_key, numbered ? "numbered" : "random  ", 100 * rate, 100 * theory);
       // 1.5x theory, plus slack for the binomial noise at the lowest rate
       // (about 74 expected hits at 15 bits/key).
       EXPECT_TRUE(rate <= 1.5 * theory + 0.0003);
@@ -97,9 +113,13 @@ TEST(Bloom, NoFilterWhenBitsPerKeyIsZero) {
 }
 
 TEST(Bloom, ZeroKeysRejectsEverything) {
+  BloomBuilder classic(10, BloomLayout::kClassic);
+  const std::string small = classic.Finish();
+  EXPECT_EQ(small.size(), size_t{64 / 8 + 1});  // the minimum classic filter
+  EXPECT_FALSE(BloomMayContain(small, "a"));
   BloomBuilder builder(10);
   const std::string filter = builder.Finish();
-  EXPECT_EQ(filter.size(), size_t{64 / 8 + 1});  // the minimum filter
+  EXPECT_EQ(filter.size(), size_t{512 / 8 + 1});  // one block
   EXPECT_FALSE(BloomMayContain(filter, "a"));
   EXPECT_FALSE(BloomMayContain(filter, ""));
 }
@@ -169,14 +189,14 @@ TEST(Bloom, DeterministicAndReusable) {
   // After Finish the builder starts a new, independent filter.
   a.AddKey("fresh");
   const std::string second = a.Finish();
-  EXPECT_EQ(second.size(), size_t{64 / 8 + 1});
+  EXPECT_EQ(second.size(), size_t{512 / 8 + 1});
   EXPECT_TRUE(BloomMayContain(second, "fresh"));
 }
 
 // Filters are persisted in SSTables: if this fails, the probe sequence
 // changed and every existing table's filter would give false negatives.
 TEST(Bloom, PinnedEncoding) {
-  BloomBuilder builder(10);
+  BloomBuilder builder(10, BloomLayout::kClassic);
   builder.AddKey("hello");
   const std::string filter = builder.Finish();
   ASSERT_EQ(filter.size(), size_t{9});
@@ -185,6 +205,24 @@ TEST(Bloom, PinnedEncoding) {
   // Bits 49 51 54 56 58 61 63, computed independently from HashKey("hello")'s pinned value.
   EXPECT_EQ(bits, 0xA54A000000000000ull);
   EXPECT_EQ(static_cast<int>(filter[8]), 7);
+}
+
+// The blocked layout, recomputed here from the format described in bloom.h.
+TEST(Bloom, PinnedBlockedEncoding) {
+  BloomBuilder builder(10);
+  builder.AddKey("hello");
+  const std::string filter = builder.Finish();
+  ASSERT_EQ(filter.size(), size_t{65});  // one 512-bit block and the marker
+  EXPECT_EQ(static_cast<int>(static_cast<unsigned char>(filter[64])), 64 + 7);
+  const uint64_t h1 = HashKey("hello");
+  uint32_t h = static_cast<uint32_t>(h1 * 0xC2B2AE3D27D4EB4Full >> 32) | 1;
+  std::string want(64, '\0');
+  for (int i = 0; i < 7; ++i) {
+    const uint32_t bit = h >> 23;
+    want[bit / 8] = static_cast<char>(want[bit / 8] | (1 << (bit % 8)));
+    h *= 0x9E3779B9u;
+  }
+  EXPECT_EQ(filter.substr(0, 64), want);
 }
 
 }  // namespace

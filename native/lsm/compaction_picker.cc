@@ -72,6 +72,12 @@ bool PickCompaction(const Version& v, const PickerOptions& o, std::vector<size_t
       }
     }
     if (!overlapping.tables.empty()) job->inputs.push_back(std::move(overlapping));
+    // Tombstones may go only if nothing deeper holds any key of ANY input:
+    // the output level's tables can reach well past the picked range.
+    for (const Run& r : job->inputs) {
+      if (r.smallest() < Slice(lo)) lo = std::string(r.smallest());
+      if (Slice(hi) < r.largest()) hi = std::string(r.largest());
+    }
     job->bottommost = v.NothingDeeperOverlaps(job->output_level, lo, hi);
     return true;
   }

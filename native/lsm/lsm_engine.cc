@@ -271,6 +271,56 @@ Status LsmEngine::Merge(Slice key, MergeOp op, Slice operand, int64_t* int_resul
 Status LsmEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results) {
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
+  bool has_merge = false;
+  for (size_t i = 0; i < batch.size() && !has_merge; ++i) {
+    const WriteBatch::Op op = batch.op(i);
+    if (op.key.empty() || op.key.size() > kMaxKeyBytes) {
+      return Status::InvalidArgument("ops[" + std::to_string(i) + "].key must be 1.." + std::to_string(kMaxKeyBytes) +
+                                     " bytes");
+    }
+    if (op.type == BatchOpType::kPut && op.value.size() > kMaxValueBytes) {
+      return Status::InvalidArgument("ops[" + std::to_string(i) + "].value is too large");
+    }
+    has_merge = op.type == BatchOpType::kMerge;
+  }
+  if (!has_merge) {
+    // Puts and deletes cannot fail on the stored data (keys and values were
+    // checked above), so they are applied in order as they come: no state to
+    // stage. Only running out of memory can stop the batch part-way.
+    size_t bytes = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const WriteBatch::Op op = batch.op(i);
+      std::optional<MemEntryKind> previous;
+      Status s;
+      bool was_live = false;
+      if (op.type == BatchOpType::kPut) {
+        s = mem_->Put(op.key, op.value, &previous);
+        if (s.ok()) s = WasLive(previous, op.key, &was_live);
+        if (s.ok() && !was_live) ++live_keys_;
+        bytes += op.key.size() + op.value.size();
+      } else {
+        Slice ignored;
+        s = IsLiveLocked(op.key, &was_live, &ignored);
+        if (s.ok() && was_live) {
+          s = mem_->Delete(op.key);
+          if (s.ok()) --live_keys_;
+        }
+        bytes += op.key.size();
+      }
+      if (!s.ok()) {
+        if (i == 0) return s;
+        live_keys_stale_ = true;
+        return Status(s.code(), "batch applied in part (" + std::to_string(i) + " of " +
+                                    std::to_string(batch.size()) + " ops): " + std::string(s.message()));
+      }
+      // A long batch must not grow the memtable without bound: switch as it goes.
+      if (mem_->ApproximateBytes() >= memtable_bytes_) {
+        TIDEKV_RETURN_IF_ERROR(AfterWriteLocked(lock, bytes));
+        bytes = 0;
+      }
+    }
+    return AfterWriteLocked(lock, bytes);
+  }
   // Pass 1 computes every key's final state without writing: an operation
   // that fails on the stored data (a type mismatch, an overflow, a value over
   // the limit) fails the batch before anything changed.
