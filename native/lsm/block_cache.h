@@ -1,18 +1,20 @@
-// BlockCache: verified copies of SSTable data blocks, evicted least recently
-// used first once they exceed a byte budget (the part of memoryBudgetBytes
-// the memtables leave). A hit skips the block's CRC check and reads memory
-// the engine owns instead of a page of the mapping, which the OS may have
-// dropped. Table files are never renumbered, so blocks of a deleted table are
-// never looked up again and simply age out.
+// BlockCache: verified copies of SSTable data blocks, kept within a byte
+// budget (the part of memoryBudgetBytes the memtables leave). A hit skips the
+// block's CRC check and reads memory the engine owns instead of a page of the
+// mapping, which the OS may have dropped. Table files are never renumbered, so
+// blocks of a deleted table are never looked up again and simply age out.
+//
+// Eviction is CLOCK (second chance), which approximates LRU without touching
+// a list on every hit; the index is open addressing over entry numbers. A
+// lookup is one hash probe: this sits on every point read's path.
 //
 // Not thread-safe: the LSM engine uses it under its lock. A returned block
 // stays valid until the next Insert (which may evict it).
 #pragma once
 
 #include <cstdint>
-#include <list>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 #include "common/slice.h"
 
@@ -37,25 +39,32 @@ class BlockCache {
   uint64_t misses() const { return misses_; }
 
  private:
-  struct Key {
-    uint64_t table, block;
-    bool operator==(const Key& o) const { return table == o.table && block == o.block; }
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const { return static_cast<size_t>(k.table * 0x9E3779B97F4A7C15ull ^ k.block); }
-  };
   struct Entry {
-    Key key;
+    uint64_t table = 0, block = 0;
     std::string bytes;
+    bool referenced = false;  // looked up since the clock hand last passed
+    bool live = false;
   };
-  // Fixed overhead per entry (list and map nodes), counted against the budget.
-  static constexpr size_t kEntryOverhead = 96;
+  // Fixed overhead per entry (the entry and its index slots), counted against the budget.
+  static constexpr size_t kEntryOverhead = 64;
+
+  static uint64_t Hash(uint64_t table, uint64_t block) {
+    return (table * 0x9E3779B97F4A7C15ull) ^ (block * 0xC2B2AE3D27D4EB4Full);
+  }
+  // The index slot holding (table, block), or the empty slot where it would go.
+  size_t FindSlot(uint64_t table, uint64_t block) const;
+  void EraseSlot(size_t slot);
+  void EvictOne();
+  void GrowIndex();
 
   size_t capacity_;
   size_t bytes_ = 0;
   uint64_t hits_ = 0, misses_ = 0;
-  std::list<Entry> lru_;  // most recently used first
-  std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> map_;
+  std::vector<Entry> entries_;
+  std::vector<uint32_t> free_;   // dead entry numbers to reuse
+  std::vector<uint32_t> index_;  // entry number + 1; 0 = empty. Power of two, at most half full.
+  size_t index_used_ = 0;
+  size_t hand_ = 0;  // the clock
 };
 
 }  // namespace tidekv::lsm
