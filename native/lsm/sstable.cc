@@ -155,10 +155,20 @@ namespace {
 
 // Decodes the entry at p (varint key length, varint value length, kind,
 // key, value); the position after it, or nullptr when malformed.
-const char* DecodeEntry(const char* p, const char* end, Slice* key, EntryKind* kind, Slice* value) {
+// One-byte varints (lengths under 128, the common case for keys and small
+// values) are decoded inline: this runs for every entry a point read scans.
+inline const char* DecodeLength(const char* p, const char* end, uint64_t* v) {
+  if (p < end && static_cast<unsigned char>(*p) < 0x80) {
+    *v = static_cast<unsigned char>(*p);
+    return p + 1;
+  }
+  return DecodeVarint64(p, end, v);
+}
+
+inline const char* DecodeEntry(const char* p, const char* end, Slice* key, EntryKind* kind, Slice* value) {
   uint64_t key_len = 0, value_len = 0;
-  p = DecodeVarint64(p, end, &key_len);
-  if (p != nullptr) p = DecodeVarint64(p, end, &value_len);
+  p = DecodeLength(p, end, &key_len);
+  if (p != nullptr) p = DecodeLength(p, end, &value_len);
   if (p == nullptr || p >= end || key_len > static_cast<uint64_t>(end - p - 1) ||
       value_len > static_cast<uint64_t>(end - p - 1) - key_len || !IsValidEntryKind(static_cast<uint8_t>(*p))) {
     return nullptr;
@@ -298,13 +308,14 @@ Status SSTableReader::Find(Slice key, bool* found, EntryKind* kind, Slice* value
     EntryKind kd;
     p = DecodeEntry(p, entries.data() + entries.size(), &k, &kd, &v);
     if (p == nullptr) return Status::Corruption(path_ + ": sstable entry is malformed");
-    if (k == key) {
+    const int order = k.compare(key);
+    if (order == 0) {
       *found = true;
       *kind = kd;
       *value = v;
       return Status::OK();
     }
-    if (key < k) break;
+    if (order > 0) break;  // past where key would be
   }
   return Status::OK();
 }
