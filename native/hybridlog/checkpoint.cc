@@ -636,7 +636,6 @@ Status HybridLogEngine::Restore(uint64_t version) {
       return Status(load.code(), "restore failed, the store is closed: " + std::string(load.message()));
     }
     next_version_ = next_to_write_ = version + 1;
-    ++restores_;  // a Close waiting for the old versions must not wait for these
     carry_index_.clear();
     carry_index_base_ = false;
     force_full_ = false;
@@ -647,7 +646,6 @@ Status HybridLogEngine::Restore(uint64_t version) {
     return Status::OK();
   }();
   restoring_ = false;
-  ckpt_cv_.notify_all();  // a Close may wait on restores_
   return s;
 }
 

@@ -684,11 +684,8 @@ Status HybridLogEngine::Close() {
     pending_until = next_version_;
   }
   {
-    // A restore finishing meanwhile lowers next_to_write_ below pending_until;
-    // it waited for every cut before it, and none can begin after closing_.
     std::unique_lock<std::mutex> ck(ckpt_mu_);
-    const uint64_t restores = restores_;
-    ckpt_cv_.wait(ck, [&] { return next_to_write_ >= pending_until || restores_ != restores; });
+    ckpt_cv_.wait(ck, [&] { return next_to_write_ >= pending_until; });
   }
   Lock lock = LockForeground();
   if (closed_) return Status::OK();

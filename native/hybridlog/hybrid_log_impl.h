@@ -215,7 +215,6 @@ class HybridLogEngine final : public Engine {
   std::mutex ckpt_mu_;
   std::condition_variable ckpt_cv_;
   uint64_t next_to_write_ = 1;        // checkpoints are written in version order
-  uint64_t restores_ = 0;             // under ckpt_mu_: restores completed (they lower next_to_write_)
   std::vector<Retained> retained_;    // oldest first
   uint64_t retained_floor_ = UINT64_MAX;  // smallest begin of a retained checkpoint
   // Owned by the thread whose turn it is to write (next_to_write_).
