@@ -33,13 +33,13 @@ MergingIterator::MergingIterator(std::vector<std::unique_ptr<RunIterator>> runs)
 void MergingIterator::SeekToFirst() {
   status_ = Status::OK();
   for (auto& r : runs_) r->SeekToFirst();
-  FindSmallest();
+  FindCurrent(/*largest=*/false);
 }
 
 void MergingIterator::Seek(Slice target) {
   status_ = Status::OK();
   for (auto& r : runs_) r->Seek(target);
-  FindSmallest();
+  FindCurrent(/*largest=*/false);
 }
 
 void MergingIterator::Next() {
@@ -49,19 +49,19 @@ void MergingIterator::Next() {
   for (auto& r : runs_) {
     if (r->Valid() && r->key() == Slice(key)) r->Next();
   }
-  FindSmallest();
+  FindCurrent(/*largest=*/false);
 }
 
 void MergingIterator::SeekToLast() {
   status_ = Status::OK();
   for (auto& r : runs_) r->SeekToLast();
-  FindLargest();
+  FindCurrent(/*largest=*/true);
 }
 
 void MergingIterator::SeekBefore(Slice target) {
   status_ = Status::OK();
   for (auto& r : runs_) r->SeekBefore(target);
-  FindLargest();
+  FindCurrent(/*largest=*/true);
 }
 
 void MergingIterator::Prev() {
@@ -72,10 +72,13 @@ void MergingIterator::Prev() {
   for (auto& r : runs_) {
     if (r->Valid() && r->key() == Slice(key)) r->SeekBefore(key);
   }
-  FindLargest();
+  FindCurrent(/*largest=*/true);
 }
 
-void MergingIterator::FindLargest() {
+// The smallest (forward) or largest (backward) key among the runs; on a tie
+// the newest run (lowest index). A linear scan: an LSM tree reads a handful of
+// runs, where a heap buys nothing.
+void MergingIterator::FindCurrent(bool largest) {
   current_ = -1;
   for (size_t i = 0; i < runs_.size(); ++i) {
     RunIterator& r = *runs_[i];
@@ -88,27 +91,8 @@ void MergingIterator::FindLargest() {
       }
       continue;
     }
-    if (current_ < 0 || runs_[current_]->key() < r.key()) current_ = static_cast<int>(i);
-  }
-}
-
-// The smallest key among the runs; on a tie the newest run (lowest index).
-// A linear scan: an LSM tree reads a handful of runs, where a heap buys
-// nothing.
-void MergingIterator::FindSmallest() {
-  current_ = -1;
-  for (size_t i = 0; i < runs_.size(); ++i) {
-    RunIterator& r = *runs_[i];
-    if (!r.Valid()) {
-      Status s = r.status();
-      if (!s.ok()) {
-        if (status_.ok()) status_ = s;
-        current_ = -1;
-        return;
-      }
-      continue;
-    }
-    if (current_ < 0 || r.key() < runs_[current_]->key()) current_ = static_cast<int>(i);
+    const bool better = current_ < 0 || (largest ? runs_[current_]->key() < r.key() : r.key() < runs_[current_]->key());
+    if (better) current_ = static_cast<int>(i);
   }
 }
 

@@ -64,8 +64,7 @@ class MergingIterator {
   const Status& status() const { return status_; }
 
  private:
-  void FindSmallest();
-  void FindLargest();
+  void FindCurrent(bool largest);
 
   std::vector<std::unique_ptr<RunIterator>> runs_;
   int current_ = -1;
