@@ -255,7 +255,7 @@ Status LsmEngine::Delete(Slice key, bool* existed) {
 Status LsmEngine::Merge(Slice key, MergeOp op, Slice operand, int64_t* int_result) {
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
-  if (key.empty() || key.size() > kMaxKeyBytes) return mem_->Put(key, Slice());  // the memtable's key error
+  TIDEKV_RETURN_IF_ERROR(MemTable::CheckKey(key));  // before the lookup, which would take any bytes
   Slice current;
   bool live = false;
   TIDEKV_RETURN_IF_ERROR(IsLiveLocked(key, &live, &current));
@@ -271,8 +271,9 @@ Status LsmEngine::Merge(Slice key, MergeOp op, Slice operand, int64_t* int_resul
 Status LsmEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results) {
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
+  // Every op is checked first, so a bad one anywhere writes nothing.
   bool has_merge = false;
-  for (size_t i = 0; i < batch.size() && !has_merge; ++i) {
+  for (size_t i = 0; i < batch.size(); ++i) {
     const WriteBatch::Op op = batch.op(i);
     if (op.key.empty() || op.key.size() > kMaxKeyBytes) {
       return Status::InvalidArgument("ops[" + std::to_string(i) + "].key must be 1.." + std::to_string(kMaxKeyBytes) +
@@ -281,7 +282,7 @@ Status LsmEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results) {
     if (op.type == BatchOpType::kPut && op.value.size() > kMaxValueBytes) {
       return Status::InvalidArgument("ops[" + std::to_string(i) + "].value is too large");
     }
-    has_merge = op.type == BatchOpType::kMerge;
+    has_merge |= op.type == BatchOpType::kMerge;
   }
   if (!has_merge) {
     // Puts and deletes cannot fail on the stored data (keys and values were
@@ -335,10 +336,6 @@ Status LsmEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results) {
   size_t bytes = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const WriteBatch::Op op = batch.op(i);
-    if (op.key.empty() || op.key.size() > kMaxKeyBytes) {
-      return Status::InvalidArgument("ops[" + std::to_string(i) + "].key must be 1.." + std::to_string(kMaxKeyBytes) +
-                                     " bytes");
-    }
     const std::string_view k(op.key.data(), op.key.size());
     auto [it, inserted] = finals.try_emplace(k);
     Final& f = it->second;
@@ -351,7 +348,6 @@ Status LsmEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results) {
     }
     switch (op.type) {
       case BatchOpType::kPut:
-        if (op.value.size() > kMaxValueBytes) return Status::InvalidArgument("ops[" + std::to_string(i) + "].value is too large");
         f.live = true;
         f.value.assign(op.value.data(), op.value.size());
         break;

@@ -135,6 +135,9 @@ class MemTable {
   // *outcome is kResolved.
   Status Merge(Slice key, MergeOp op, Slice operand, MergeOutcome* outcome, Slice* resolved = nullptr);
 
+  // InvalidArgument unless key is 1..kMaxKeyBytes bytes (what every write checks).
+  static Status CheckKey(Slice key);
+
   // False when the memtable has no entry for key (the key may be in older tables).
   bool Get(Slice key, MemEntry* entry) const;
   // The same through the hash index: O(1) instead of a skiplist walk.
@@ -199,7 +202,6 @@ class MemTable {
   // The hash index over the nodes (key -> node), for the writer and GetLocked.
   Node* HashFind(Slice key) const;
   void HashInsert(Node* node);
-  static Status CheckKey(Slice key);
   static MemEntry ToEntry(const Payload* p);
   Node* head() const;
 
