@@ -1,5 +1,6 @@
 #include "checkpoint_format.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -262,6 +263,44 @@ const char* EngineKindName(EngineKind kind) {
       return "lsm";
   }
   return "unknown";
+}
+
+std::vector<uint64_t> ManifestVersionsNewestFirst(const std::vector<std::string>& names) {
+  std::vector<uint64_t> versions;
+  for (const std::string& name : names) {
+    uint64_t version = 0;
+    if (ParseManifestFileName(name, &version)) versions.push_back(version);
+  }
+  std::sort(versions.rbegin(), versions.rend());
+  return versions;
+}
+
+Status CheckManifestEngine(const CheckpointManifest& manifest, EngineKind expected, const std::string& dir) {
+  if (manifest.engine == expected) return Status::OK();
+  return Status::InvalidArgument(dir + " holds a store of engine '" + EngineKindName(manifest.engine) +
+                                 "'; open it with that engine");
+}
+
+Status LoadNewestCheckpoint(Env* env, const std::string& dir, const std::vector<uint64_t>& versions,
+                            EngineKind expected, bool latest_valid,
+                            const std::function<Status(uint64_t version, CheckpointManifest* manifest)>& load, size_t* chosen) {
+  Status first_error;
+  for (size_t i = 0; i < versions.size(); ++i) {
+    CheckpointManifest manifest;
+    Status s = ReadManifest(env, dir, versions[i], &manifest);
+    if (s.ok()) TIDEKV_RETURN_IF_ERROR(CheckManifestEngine(manifest, expected, dir));
+    if (s.ok()) s = load(versions[i], &manifest);
+    if (s.ok()) {
+      *chosen = i;
+      // Newer manifests that failed (recover: 'latest-valid') are dropped.
+      for (size_t j = 0; j < i; ++j) (void)env->DeleteFile(JoinPath(dir, ManifestFileName(versions[j])));
+      return Status::OK();
+    }
+    if (s.code() == StatusCode::kIoError || s.code() == StatusCode::kInvalidArgument || !latest_valid) return s;
+    if (first_error.ok()) first_error = s;
+  }
+  return Status::Corruption("no checkpoint in " + dir + " verifies; the newest failed with: " +
+                            std::string(first_error.message()));
 }
 
 }  // namespace tidekv

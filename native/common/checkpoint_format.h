@@ -70,6 +70,24 @@ Status DecodeManifest(Slice bytes, const std::string& path, CheckpointManifest* 
 Status WriteManifest(Env* env, const std::string& dir, const CheckpointManifest& manifest, uint64_t* bytes);
 Status ReadManifest(Env* env, const std::string& dir, uint64_t version, CheckpointManifest* manifest);
 
+// The checkpoint versions whose manifests are among `names`, newest first.
+std::vector<uint64_t> ManifestVersionsNewestFirst(const std::vector<std::string>& names);
+// InvalidArgument naming the engine when a manifest in dir is of another
+// engine than `expected` (a store opened with the wrong engine).
+Status CheckManifestEngine(const CheckpointManifest& manifest, EngineKind expected, const std::string& dir);
+// Recovery's choice, shared by the engines: reads the manifests of `versions`
+// (newest first) and calls load(version, manifest) for each one of engine
+// `expected` until load
+// returns OK; *chosen is then that version's index. A read or load error of
+// kIoError or kInvalidArgument, any error when !latest_valid, and a manifest
+// of another engine end the walk with that error; with latest_valid other
+// errors (corruption) move on to the next older version, and when none loads
+// the result is Corruption quoting the newest one's error. The manifests
+// newer than the chosen one (the damaged ones) are deleted.
+Status LoadNewestCheckpoint(Env* env, const std::string& dir, const std::vector<uint64_t>& versions,
+                            EngineKind expected, bool latest_valid,
+                            const std::function<Status(uint64_t version, CheckpointManifest* manifest)>& load, size_t* chosen);
+
 inline constexpr uint64_t kBlockFooterMagic = 0x72746f6f66766b74ull;  // "tkvfootr"
 inline constexpr size_t kBlockHeaderBytes = 16;
 inline constexpr size_t kBlockFooterBytes = 32;

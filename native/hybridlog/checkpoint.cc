@@ -434,10 +434,7 @@ uint64_t HybridLogEngine::LastCheckpointVersion() {
 
 Status HybridLogEngine::LoadCheckpoint(const CheckpointManifest& manifest, const CheckpointState& state) {
   const std::string where = JoinPath(dir_, ManifestFileName(manifest.info.version));
-  if (manifest.engine != EngineKind::kHybridLog) {
-    return Status::InvalidArgument(dir_ + " holds a store of engine '" + EngineKindName(manifest.engine) +
-                                   "'; open it with that engine");
-  }
+  TIDEKV_RETURN_IF_ERROR(CheckManifestEngine(manifest, EngineKind::kHybridLog, dir_));
   if (state.page_bytes < kMinPageBytes || state.page_bytes > kMaxPageBytes || (state.page_bytes & (state.page_bytes - 1)) ||
       state.segment_bytes < state.page_bytes || state.segment_bytes % state.page_bytes != 0 ||
       static_cast<int>(state.bucket_bits) > kMaxIndexBucketBits) {
@@ -501,13 +498,7 @@ Status HybridLogEngine::Recover() {
   Env* env = options_.env;
   std::vector<std::string> names;
   TIDEKV_RETURN_IF_ERROR(env->ListDir(dir_, &names));
-  std::vector<uint64_t> versions;
-  for (const std::string& name : names) {
-    uint64_t version = 0;
-    if (ParseManifestFileName(name, &version)) versions.push_back(version);
-  }
-  std::sort(versions.rbegin(), versions.rend());
-
+  const std::vector<uint64_t> versions = ManifestVersionsNewestFirst(names);
   if (versions.empty()) {
     // A new store (or one that never completed a checkpoint): start empty;
     // files an earlier handle left are of no checkpoint.
@@ -522,37 +513,19 @@ Status HybridLogEngine::Recover() {
     return index_->Init(__builtin_ctz(options_.index_buckets));
   }
 
-  Status first_error;
-  size_t chosen = versions.size();
-  for (size_t i = 0; i < versions.size(); ++i) {
-    CheckpointManifest manifest;
-    CheckpointState state;
-    const std::string where = JoinPath(dir_, ManifestFileName(versions[i]));
-    Status s = ReadManifest(env, dir_, versions[i], &manifest);
-    if (s.ok() && manifest.engine != EngineKind::kHybridLog) {
-      return Status::InvalidArgument(dir_ + " holds a store of engine '" + EngineKindName(manifest.engine) +
-                                     "'; open it with that engine");
-    }
-    if (s.ok()) s = DecodeCheckpointState(manifest.engine_state, where, &state);
-    if (s.ok()) s = LoadCheckpoint(manifest, state);
-    if (s.ok()) {
-      chosen = i;
-      std::lock_guard<std::mutex> ck(ckpt_mu_);
-      retained_.push_back(Retained{std::move(manifest), std::move(state)});
-      break;
-    }
-    if (s.code() == StatusCode::kIoError || s.code() == StatusCode::kInvalidArgument ||
-        !options_.recover_latest_valid) {
-      return s;
-    }
-    if (first_error.ok()) first_error = s;
-  }
-  if (chosen == versions.size()) {
-    return Status::Corruption("no checkpoint in " + dir_ + " verifies; the newest failed with: " +
-                              std::string(first_error.message()));
-  }
-  // Newer manifests that failed (recover: 'latest-valid') are dropped.
-  for (size_t i = 0; i < chosen; ++i) (void)env->DeleteFile(JoinPath(dir_, ManifestFileName(versions[i])));
+  size_t chosen = 0;
+  TIDEKV_RETURN_IF_ERROR(LoadNewestCheckpoint(
+      env, dir_, versions, EngineKind::kHybridLog, options_.recover_latest_valid,
+      [&](uint64_t version, CheckpointManifest* manifest) -> Status {
+        CheckpointState state;
+        TIDEKV_RETURN_IF_ERROR(
+            DecodeCheckpointState(manifest->engine_state, JoinPath(dir_, ManifestFileName(version)), &state));
+        TIDEKV_RETURN_IF_ERROR(LoadCheckpoint(*manifest, state));
+        std::lock_guard<std::mutex> ck(ckpt_mu_);
+        retained_.push_back(Retained{std::move(*manifest), std::move(state)});
+        return Status::OK();
+      },
+      &chosen));
   // Older ones stay retained if their manifests read back.
   std::vector<Retained> older;
   for (size_t i = versions.size(); i-- > chosen + 1;) {

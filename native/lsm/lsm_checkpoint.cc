@@ -256,49 +256,32 @@ Status LsmEngine::LoadManifest(const CheckpointManifest& manifest, std::map<uint
 Status LsmEngine::Recover() {
   std::vector<std::string> names;
   TIDEKV_RETURN_IF_ERROR(env_->ListDir(dir_, &names));
-  std::vector<uint64_t> versions;
+  const std::vector<uint64_t> versions = ManifestVersionsNewestFirst(names);
   uint64_t max_table = 0;
   for (const std::string& name : names) {
     uint64_t n = 0;
-    if (ParseManifestFileName(name, &n)) versions.push_back(n);
     if (ParseTableFileName(name, &n)) max_table = std::max(max_table, n);
   }
-  std::sort(versions.rbegin(), versions.rend());
   // File numbers are never reused, not even those of orphans.
   next_file_number_ = max_table + 1;
   std::map<uint64_t, TableRef> opened;
   std::vector<Retained> retained;
 
   if (!versions.empty()) {
-    Status first_error;
-    size_t chosen = versions.size();
-    for (size_t i = 0; i < versions.size(); ++i) {
-      CheckpointManifest manifest;
-      Status s = ReadManifest(env_, dir_, versions[i], &manifest);
-      if (s.ok() && manifest.engine != EngineKind::kLsm) {
-        return Status::InvalidArgument(dir_ + " holds a store of engine '" + EngineKindName(manifest.engine) +
-                                       "'; open it with that engine");
-      }
-      Retained r;
-      if (s.ok()) s = LoadManifest(manifest, &opened, &r);
-      if (s.ok()) {
-        chosen = i;
-        retained.push_back(std::move(r));
-        break;
-      }
-      opened.clear();
-      if (s.code() == StatusCode::kIoError || s.code() == StatusCode::kInvalidArgument ||
-          !options_.recover_latest_valid) {
-        return s;
-      }
-      if (first_error.ok()) first_error = s;
-    }
-    if (chosen == versions.size()) {
-      return Status::Corruption("no checkpoint in " + dir_ + " verifies; the newest failed with: " +
-                                std::string(first_error.message()));
-    }
-    // Newer manifests that failed (recover: 'latest-valid') are dropped.
-    for (size_t i = 0; i < chosen; ++i) (void)env_->DeleteFile(JoinPath(dir_, ManifestFileName(versions[i])));
+    size_t chosen = 0;
+    TIDEKV_RETURN_IF_ERROR(LoadNewestCheckpoint(
+        env_, dir_, versions, EngineKind::kLsm, options_.recover_latest_valid,
+        [&](uint64_t, CheckpointManifest* manifest) -> Status {
+          Retained r;
+          Status s = LoadManifest(*manifest, &opened, &r);
+          if (!s.ok()) {
+            opened.clear();
+            return s;
+          }
+          retained.push_back(std::move(r));
+          return Status::OK();
+        },
+        &chosen));
     // Older ones stay retained if they load (their tables checked too).
     for (size_t i = chosen + 1; i < versions.size(); ++i) {
       CheckpointManifest manifest;
