@@ -3,13 +3,10 @@
 // for the consistency of its view, binary keys, chunking, and bad input.
 //
 //   TIDEKV_SEED=1234 npx vitest run test/range.test.ts   replay a model run
-//
-// The 'lsm' suites run once the engine is built into the addon: until then
-// open({ engine: 'lsm' }) rejects with ERR_UNSUPPORTED and they are skipped.
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { open, TidekvError, type OpenOptions, type RangeOptions, type Store } from '../lib/index.js';
+import { open, type OpenOptions, type RangeOptions, type Store } from '../lib/index.js';
 import {
   expectRejectsCode,
   expectThrowsCode,
@@ -28,24 +25,6 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 afterEach(() => removeAllTempDirs());
-
-/** True when open({ engine: 'lsm' }) works; false while the addon lacks the engine. */
-async function detectLsm(): Promise<boolean> {
-  const dir = makeTempDir();
-  try {
-    const db = await open(join(dir, 'db'), { engine: 'lsm' });
-    await db.close();
-    return true;
-  } catch (e) {
-    if (e instanceof TidekvError && e.code === 'ERR_UNSUPPORTED') return false;
-    throw e;
-  } finally {
-    removeTempDir(dir);
-  }
-}
-
-const lsmAvailable = await detectLsm();
-if (!lsmAvailable) console.log('range.test.ts: engine lsm is not built into the addon; its suites are skipped');
 
 /** Small memtables and tables, so that ranges merge the memtable with several tables and levels. */
 const LSM_PRESETS: ReadonlyArray<readonly [string, OpenOptions]> = [
@@ -108,7 +87,7 @@ describe('hybridlog: no ordered iteration', () => {
 
 // ---- the ordered engine ----
 
-describe.skipIf(!lsmAvailable)('lsm: range scans', () => {
+describe('lsm: range scans', () => {
   it('reports capabilities.ordered true', async () => {
     await withStore({ engine: 'lsm' }, (db) => {
       expect(db.engine).toBe('lsm');
@@ -320,7 +299,7 @@ describe.skipIf(!lsmAvailable)('lsm: range scans', () => {
 
 // ---- cursor lifecycle (child processes: GC and worker teardown) ----
 
-describe.skipIf(!lsmAvailable)('lsm: cursor lifecycle', () => {
+describe('lsm: cursor lifecycle', () => {
   let lib: { root: string; index: string };
   beforeAll(async () => {
     lib = await transpileLibForChildren();
@@ -608,7 +587,7 @@ async function runRangeCase(options: OpenOptions, ops: readonly RangeOp[]): Prom
 const seedFromEnv = process.env['TIDEKV_SEED'];
 const SEED = seedFromEnv !== undefined && seedFromEnv !== '' ? Number(seedFromEnv) : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
 
-describe.skipIf(!lsmAvailable)('lsm: range scans against a sorted model', () => {
+describe('lsm: range scans against a sorted model', () => {
   const runs = propertyRuns(25);
   it.each(LSM_PRESETS)('random op sequences agree with the model (%s)', async (_name, options) => {
     console.log(`range.test.ts: seed ${SEED} (replay with TIDEKV_SEED=${SEED}), ${runs} runs`);
