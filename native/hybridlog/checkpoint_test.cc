@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/checkpoint_format.h"
+#include "common/engine_testing.h"
 #include "common/env_fault.h"
 #include "common/env_mem.h"
 #include "common/testing.h"
@@ -16,6 +17,7 @@ namespace tidekv::hlog {
 namespace {
 
 constexpr uint32_t kPage = 64 * 1024;
+using testing::Checkpoint;
 using Model = std::map<std::string, std::string>;
 
 HybridLogOptions Small(Env* env, uint64_t budget_pages = 16) {
@@ -35,15 +37,6 @@ std::unique_ptr<Engine> OpenOrDie(const HybridLogOptions& o, Status* status = nu
   if (status != nullptr) *status = s;
   if (!s.ok() && status == nullptr) testing::ReportFailure(__FILE__, __LINE__, "open: " + s.ToString());
   return e;
-}
-
-Status Checkpoint(Engine* e, CheckpointInfo* info = nullptr, const std::string& meta = "") {
-  std::shared_ptr<CheckpointTicket> ticket;
-  CheckpointRequest request;
-  request.meta = meta;
-  TIDEKV_RETURN_IF_ERROR(e->BeginCheckpoint(request, &ticket));
-  CheckpointInfo ignored;
-  return e->FinishCheckpoint(ticket, info != nullptr ? info : &ignored);
 }
 
 // The failure a checkpoint meets: 0 a write failing after `torn_after` bytes

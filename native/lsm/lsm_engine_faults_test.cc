@@ -32,11 +32,13 @@
 
 #include "common/checkpoint_format.h"
 #include "common/env_fault.h"
+#include "common/engine_testing.h"
 #include "common/env_mem.h"
 #include "common/testing.h"
 #include "common/write_batch.h"
 #include "lsm/compaction_picker.h"
 #include "lsm/lsm_engine.h"
+#include "lsm/lsm_testing.h"
 #include "lsm/merging_iterator.h"
 #include "lsm/sstable.h"
 #include "lsm/version.h"
@@ -44,6 +46,8 @@
 namespace tidekv::lsm {
 namespace {
 
+using testing::Checkpoint;
+using testing::StatValue;
 using Model = std::map<std::string, std::string>;
 using KVs = std::vector<std::pair<std::string, std::string>>;
 using Clock = std::chrono::steady_clock;
@@ -79,43 +83,12 @@ bool IsTableFile(const std::string& path) {
 }
 const char* StyleName(LsmCompactionStyle s) { return s == LsmCompactionStyle::kLeveled ? "leveled" : "tiered"; }
 
-// Small enough that a few thousand writes flush and compact many times.
-LsmOptions Tiny(Env* env, LsmCompactionStyle style) {
-  LsmOptions o;
-  o.env = env;
-  o.memory_budget_bytes = 4u << 20;
-  o.memtable_bytes = 64u << 10;
-  o.compaction_style = style;
-  o.runs_per_level = 3;
-  o.level1_bytes = 256u << 10;
-  o.target_table_bytes = 64u << 10;
-  o.block_bytes = 512;
-  o.retain_checkpoints = 3;
-  return o;
-}
-
 std::unique_ptr<Engine> OpenOrFail(const LsmOptions& o, const std::string& where, Status* status = nullptr) {
   std::unique_ptr<Engine> e;
   Status s = Lsm::Open(o, kDir, &e);
   if (status != nullptr) *status = s;
   if (!s.ok() && status == nullptr) FAIL_AT(where + ": open: " + s.ToString());
   return e;
-}
-
-Status Checkpoint(Engine* e, CheckpointInfo* info = nullptr) {
-  std::shared_ptr<CheckpointTicket> ticket;
-  TIDEKV_RETURN_IF_ERROR(e->BeginCheckpoint(CheckpointRequest{}, &ticket));
-  CheckpointInfo ignored;
-  return e->FinishCheckpoint(ticket, info != nullptr ? info : &ignored);
-}
-
-uint64_t Stat(Engine* e, const std::string& name) {
-  EngineStats stats;
-  e->GetStats(&stats);
-  for (const auto& [n, v] : stats.extra) {
-    if (n == name) return v;
-  }
-  return 0;
 }
 
 std::string StatsLine(Engine* e) {
@@ -597,7 +570,7 @@ void CrashWorkload(LsmCompactionStyle style, uint64_t seed, uint64_t crash_at, M
     if (s.ok() && durable_names && op == IoOp::kSync && IsTableFile(p)) s = mem->SyncDir(kDir);
     return s;
   });
-  LsmOptions o = Tiny(&env, style);
+  LsmOptions o = TinyLsmOptions(&env, style);
   std::unique_ptr<Engine> db;
   Status s = Lsm::Open(o, kDir, &db);
   if (!s.ok()) {
@@ -682,7 +655,7 @@ void CheckAfterCrash(LsmCompactionStyle style, MemEnv* mem, const CrashRun& run,
     rec->Note(op, p);
     return Status::OK();
   });
-  LsmOptions o = Tiny(&env, style);
+  LsmOptions o = TinyLsmOptions(&env, style);
   Status s;
   auto db = OpenOrFail(o, tag, &s);
   if (!s.ok()) {
@@ -740,7 +713,7 @@ void CheckAfterCrash(LsmCompactionStyle style, MemEnv* mem, const CrashRun& run,
   Status cs = Checkpoint(db.get());
   if (!cs.ok()) FAIL_AT(tag + ": checkpoint after recovery: " + cs.ToString());
   db.reset();
-  db = OpenOrFail(Tiny(mem, style), tag + " second reopen");
+  db = OpenOrFail(TinyLsmOptions(mem, style), tag + " second reopen");
   if (db != nullptr) ExpectExactly(db.get(), model, kCrashKeySpace, tag + " after recovery + checkpoint + reopen");
 }
 
@@ -815,7 +788,7 @@ TEST(LsmFaults, CrashAtTheManifestDirectorySyncNeverLosesItsTables) {
         if (crash->crashed() || (op == IoOp::kSyncDir && ++*syncdirs == crash_at)) return crash->Call(op, path);
         return Status::OK();
       });
-      auto db = OpenOrFail(Tiny(&env, LsmCompactionStyle::kLeveled), "dirsync crash");
+      auto db = OpenOrFail(TinyLsmOptions(&env, LsmCompactionStyle::kLeveled), "dirsync crash");
       ASSERT_TRUE(db != nullptr);
       for (int i = 0; i < 1000; ++i) {
         model[Key(i)] = std::string(150, 'a' + i % 26);
@@ -827,7 +800,7 @@ TEST(LsmFaults, CrashAtTheManifestDirectorySyncNeverLosesItsTables) {
     }
     mem.SimulateCrash(testing::TestSeed() + seed);
     Status s;
-    auto db = OpenOrFail(Tiny(&mem, LsmCompactionStyle::kLeveled), "reopen", &s);
+    auto db = OpenOrFail(TinyLsmOptions(&mem, LsmCompactionStyle::kLeveled), "reopen", &s);
     if (!s.ok()) {
       if (broken++ == 0) first_error = "crash seed " + std::to_string(testing::TestSeed() + seed) + ": " + s.ToString();
       continue;
@@ -866,7 +839,7 @@ TEST(LsmFaults, RestoreUnderAStalledWriterLeavesTheStoreUsable) {
     }
     return Status::OK();
   });
-  LsmOptions o = Tiny(&env, LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(&env, LsmCompactionStyle::kLeveled);
   o.runs_per_level = 2;
   o.slowdown_runs = 2;
   o.stop_runs = 3;
@@ -904,7 +877,7 @@ TEST(LsmFaults, RestoreUnderAStalledWriterLeavesTheStoreUsable) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (wr->done.load()) break;
     const int now = wr->accepted.load();
-    if (now == last && Stat(db.get(), "level0Runs") >= 3) break;
+    if (now == last && StatValue(db.get(), "level0Runs") >= 3) break;
     last = now;
   }
   if (wr->done.load() && wr->status.code() != StatusCode::kIoError) {
@@ -1015,7 +988,7 @@ void FlushFault(const FaultCase& fc, bool reopen_while_broken, int which) {
   MemEnv mem;
   FaultEnv env(&mem);
   RecordingEnv renv(&env);
-  LsmOptions o = Tiny(&renv.env, which % 2 ? LsmCompactionStyle::kSizeTiered : LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(&renv.env, which % 2 ? LsmCompactionStyle::kSizeTiered : LsmCompactionStyle::kLeveled);
   o.max_immutable_memtables = 1;
   auto db = OpenOrFail(o, tag);
   if (db == nullptr) return;
@@ -1098,7 +1071,7 @@ void CompactionFault(const FaultCase& fc, bool reopen_while_broken, int which) {
   FaultEnv env(&mem);
   RecordingEnv renv(&env);
   const LsmCompactionStyle style = which % 2 ? LsmCompactionStyle::kLeveled : LsmCompactionStyle::kSizeTiered;
-  LsmOptions o = Tiny(&renv.env, style);
+  LsmOptions o = TinyLsmOptions(&renv.env, style);
   auto db = OpenOrFail(o, tag);
   if (db == nullptr) return;
   uint64_t rng = testing::TestSeed() + 200 + which;
@@ -1154,7 +1127,7 @@ void ManifestFault(const FaultCase& fc, bool reopen_while_broken, int which) {
   MemEnv mem;
   FaultEnv env(&mem);
   RecordingEnv renv(&env);
-  LsmOptions o = Tiny(&renv.env, which % 2 ? LsmCompactionStyle::kLeveled : LsmCompactionStyle::kSizeTiered);
+  LsmOptions o = TinyLsmOptions(&renv.env, which % 2 ? LsmCompactionStyle::kLeveled : LsmCompactionStyle::kSizeTiered);
   auto db = OpenOrFail(o, tag);
   if (db == nullptr) return;
   uint64_t rng = testing::TestSeed() + 300 + which;
@@ -1234,7 +1207,7 @@ TEST(LsmFaults, FailedDirectorySyncAfterTheManifestRename) {
       }
       return Status::OK();
     });
-    LsmOptions o = Tiny(&env, style ? LsmCompactionStyle::kSizeTiered : LsmCompactionStyle::kLeveled);
+    LsmOptions o = TinyLsmOptions(&env, style ? LsmCompactionStyle::kSizeTiered : LsmCompactionStyle::kLeveled);
     auto db = OpenOrFail(o, tag);
     ASSERT_TRUE(db != nullptr);
     uint64_t rng = testing::TestSeed() + 400 + style;
@@ -1257,7 +1230,7 @@ TEST(LsmFaults, FailedDirectorySyncAfterTheManifestRename) {
     ASSERT_OK(db->Compact(&r));
     db.reset();
     Status os;
-    db = OpenOrFail(Tiny(&mem, style ? LsmCompactionStyle::kSizeTiered : LsmCompactionStyle::kLeveled), tag, &os);
+    db = OpenOrFail(TinyLsmOptions(&mem, style ? LsmCompactionStyle::kSizeTiered : LsmCompactionStyle::kLeveled), tag, &os);
     if (!os.ok()) {
       FAIL_AT(tag + ": BUG: after a failed directory fsync (checkpoint reported failed) plus writes and a compaction, "
                     "the store no longer opens: " +
@@ -1293,7 +1266,7 @@ TEST(LsmFaults, WritersStalledBehindAFailingCompactionGetAnError) {
     }
     return Status::OK();
   });
-  LsmOptions o = Tiny(&env, LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(&env, LsmCompactionStyle::kLeveled);
   o.runs_per_level = 2;
   o.slowdown_runs = 2;
   o.stop_runs = 3;
@@ -1301,8 +1274,8 @@ TEST(LsmFaults, WritersStalledBehindAFailingCompactionGetAnError) {
   auto db = OpenOrFail(o, "stall");
   ASSERT_TRUE(db != nullptr);
   for (int i = 0; i < 500; ++i) ASSERT_OK(db->Put("a" + std::to_string(i), std::string(200, 'a')));
-  for (int i = 0; i < 500 && Stat(db.get(), "flushes") == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(Stat(db.get(), "flushes") > 0);
+  for (int i = 0; i < 500 && StatValue(db.get(), "flushes") == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(StatValue(db.get(), "flushes") > 0);
   *failing = true;
   struct Writer {
     std::atomic<bool> done{false}, stop{false};
@@ -1360,7 +1333,7 @@ struct TwoCheckpoints {
 // Checkpoint 1, then (compact_between: Compact() so that the tables of
 // checkpoint 1 are all replaced) `writes` more writes and checkpoint 2.
 void MakeTwoCheckpoints(MemEnv* mem, bool compact_between, int writes, uint64_t seed, TwoCheckpoints* out) {
-  LsmOptions o = Tiny(mem, LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(mem, LsmCompactionStyle::kLeveled);
   o.runs_per_level = 8;  // no compaction on its own: checkpoint 2 shares checkpoint 1's tables
   auto db = OpenOrFail(o, "two checkpoints");
   if (db == nullptr) return;
@@ -1446,7 +1419,7 @@ TEST(LsmFaults, DamagedNewestCheckpointFailsOpenOrFallsBack) {
     const std::string name = t.manifest ? ManifestFileName(2) : tc.new_table;
     const std::string tag = name + " " + DamageName(t.damage);
     ASSERT_OK(Apply(&mem, name, t.damage));
-    LsmOptions o = Tiny(&mem, LsmCompactionStyle::kLeveled);
+    LsmOptions o = TinyLsmOptions(&mem, LsmCompactionStyle::kLeveled);
     Status s;
     auto db = OpenOrFail(o, tag, &s);
     if (s.code() != StatusCode::kCorruption || s.message().find(name) == std::string_view::npos) {
@@ -1486,7 +1459,7 @@ TEST(LsmFaults, DamagedNewestCheckpointFailsOpenOrFallsBack) {
 TEST(LsmFaults, FallbackDoesNotDeleteTablesTheOlderCheckpointNeeds) {
   Watchdog dog("fallback keeps shared tables", 60);
   MemEnv mem;
-  LsmOptions o = Tiny(&mem, LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(&mem, LsmCompactionStyle::kLeveled);
   o.runs_per_level = 2;
   o.level1_bytes = 128u << 10;
   o.level_size_ratio = 2;
@@ -1558,7 +1531,7 @@ TEST(LsmFaults, DamagedTableSharedByEveryCheckpointFailsOpen) {
   MakeTwoCheckpoints(&mem, false, 40, testing::TestSeed() + 600, &tc);
   ASSERT_TRUE(!tc.shared_table.empty());
   ASSERT_OK(Apply(&mem, tc.shared_table, Damage::kFlipDataBlock));
-  LsmOptions o = Tiny(&mem, LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(&mem, LsmCompactionStyle::kLeveled);
   for (bool latest_valid : {false, true}) {
     o.recover_latest_valid = latest_valid;
     Status s;
@@ -1574,7 +1547,7 @@ TEST(LsmFaults, DamagedTableOfAnOlderCheckpointOnlyDropsThatCheckpoint) {
   MakeTwoCheckpoints(&mem, true, 1500, testing::TestSeed() + 700, &tc);
   ASSERT_TRUE(!tc.old_only_table.empty());
   ASSERT_OK(Apply(&mem, tc.old_only_table, Damage::kFlipDataBlock));
-  auto db = OpenOrFail(Tiny(&mem, LsmCompactionStyle::kLeveled), "older");
+  auto db = OpenOrFail(TinyLsmOptions(&mem, LsmCompactionStyle::kLeveled), "older");
   ASSERT_TRUE(db != nullptr);
   EXPECT_EQ(db->LastCheckpointVersion(), uint64_t{2});
   ExpectExactly(db.get(), tc.m2, 400, "newest intact");
@@ -1594,7 +1567,7 @@ TEST(LsmFaults, BitFlipOnReadIsCaughtAtOpen) {
   plan.path_filter = tc.new_table;
   plan.flip_bit_at_offset = 64 + 10;
   env.Arm(plan);
-  LsmOptions o = Tiny(&env, LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(&env, LsmCompactionStyle::kLeveled);
   Status s;
   auto db = OpenOrFail(o, "read flip", &s);
   EXPECT_STATUS(s, kCorruption);
@@ -1611,7 +1584,7 @@ TEST(LsmFaults, BitFlipOnReadIsCaughtAtOpen) {
 // value; reopening refuses the damaged checkpoint.
 TEST(LsmFaults, BitFlipAfterOpenIsReportedByReadsAndVerify) {
   MemEnv mem;
-  LsmOptions o = Tiny(&mem, LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(&mem, LsmCompactionStyle::kLeveled);
   auto db = OpenOrFail(o, "flip after open");
   ASSERT_TRUE(db != nullptr);
   uint64_t rng = testing::TestSeed() + 900;
@@ -1687,7 +1660,7 @@ void TombstonesSurvive(LsmCompactionStyle style, bool compact_values_down) {
   const std::string tag = std::string(StyleName(style)) + (compact_values_down ? " values compacted down" : " values in L0");
   Watchdog dog("tombstones " + tag, 60);
   MemEnv mem;
-  LsmOptions o = Tiny(&mem, style);
+  LsmOptions o = TinyLsmOptions(&mem, style);
   auto db = OpenOrFail(o, tag);
   ASSERT_TRUE(db != nullptr);
   std::vector<std::string> victims;
@@ -1750,7 +1723,7 @@ TEST(LsmFaults, TombstonesAreNotResurrected) {
 TEST(LsmFaults, LeveledTombstoneAboveADeeperValue) {
   Watchdog dog("leveled deep tombstones", 60);
   MemEnv mem;
-  LsmOptions o = Tiny(&mem, LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(&mem, LsmCompactionStyle::kLeveled);
   o.level_size_ratio = 2;
   o.level1_bytes = 128u << 10;
   auto db = OpenOrFail(o, "deep");
@@ -1764,7 +1737,7 @@ TEST(LsmFaults, LeveledTombstoneAboveADeeperValue) {
   }
   CompactionResult r;
   ASSERT_OK(db->Compact(&r));
-  const uint64_t levels = Stat(db.get(), "levels");
+  const uint64_t levels = StatValue(db.get(), "levels");
   std::printf("    values compacted into level %llu (%s)\n", static_cast<unsigned long long>(levels ? levels - 1 : 0),
               StatsLine(db.get()).c_str());
   EXPECT_TRUE(levels >= 3);
@@ -1790,7 +1763,7 @@ TEST(LsmFaults, LeveledTombstoneAboveADeeperValue) {
       model[b] = std::string(150, 'n');
       ASSERT_OK(db->Put(b, model[b]));
     }
-    max_levels = std::max(max_levels, Stat(db.get(), "levels"));
+    max_levels = std::max(max_levels, StatValue(db.get(), "levels"));
     int bad = 0;
     for (const std::string& k : victims) {
       std::string v;
@@ -1897,7 +1870,7 @@ void Settle(Engine* db) {
   uint64_t last = UINT64_MAX;
   for (int stable = 0, i = 0; stable < 10 && i < 500; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    const uint64_t now = Stat(db, "compactions") * 1000003 + Stat(db, "flushes");
+    const uint64_t now = StatValue(db, "compactions") * 1000003 + StatValue(db, "flushes");
     stable = now == last ? stable + 1 : 0;
     last = now;
   }
@@ -1905,7 +1878,7 @@ void Settle(Engine* db) {
 
 TEST(LsmFaults, LeveledDeleteSurvivesACompactionBesideTheDeeperValue) {
   MemEnv mem;
-  LsmOptions o = Tiny(&mem, LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(&mem, LsmCompactionStyle::kLeveled);
   o.runs_per_level = 2;
   o.level1_bytes = 50;
   o.level_size_ratio = 100;
@@ -1978,7 +1951,7 @@ TEST(LsmFaults, NoOrphansAfterRestoreReopenAndCrashes) {
       }
       return Status::OK();
     });
-    LsmOptions o = Tiny(&env, st);
+    LsmOptions o = TinyLsmOptions(&env, st);
     o.retain_checkpoints = 2;
     auto db = OpenOrFail(o, tag);
     ASSERT_TRUE(db != nullptr);
@@ -2142,7 +2115,7 @@ TEST(LsmFaults, CursorsKeepTheirViewThroughWritesCheckpointsCompactionsAndRestor
     const std::string tag = StyleName(style);
     Watchdog dog("cursor views " + tag, 60);
     MemEnv mem;
-    LsmOptions o = Tiny(&mem, style);
+    LsmOptions o = TinyLsmOptions(&mem, style);
     auto db = OpenOrFail(o, tag);
     ASSERT_TRUE(db != nullptr);
     uint64_t rng = testing::TestSeed() + 1300;
@@ -2178,7 +2151,7 @@ TEST(LsmFaults, CursorsKeepTheirViewThroughWritesCheckpointsCompactionsAndRestor
 // directory (which deletes the files only the old live version used).
 TEST(LsmFaults, CursorOutlivingCloseAndTheEngine) {
   MemEnv mem;
-  LsmOptions o = Tiny(&mem, LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(&mem, LsmCompactionStyle::kLeveled);
   auto db = OpenOrFail(o, "outlive");
   ASSERT_TRUE(db != nullptr);
   uint64_t rng = testing::TestSeed() + 1400;
@@ -2216,7 +2189,7 @@ TEST(LsmFaults, WriteStallsBehindSlowCompaction) {
     if (roles->IsCompaction(path)) std::this_thread::sleep_for(std::chrono::milliseconds(4));
     return Status::OK();
   });
-  LsmOptions o = Tiny(&env, LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(&env, LsmCompactionStyle::kLeveled);
   o.max_immutable_memtables = 1;
   o.runs_per_level = 2;
   o.slowdown_runs = 3;
@@ -2239,12 +2212,12 @@ TEST(LsmFaults, WriteStallsBehindSlowCompaction) {
   std::printf("    2 MB burst in %lld ms: longest Put %llu us; longestStallMicros %llu, stalls %llu, writeDelayMicros %llu, "
               "writeStopMicros %llu, flushes %llu, compactions %llu\n",
               static_cast<long long>(total), static_cast<unsigned long long>(worst),
-              static_cast<unsigned long long>(Stat(db.get(), "longestStallMicros")),
-              static_cast<unsigned long long>(Stat(db.get(), "stalls")),
-              static_cast<unsigned long long>(Stat(db.get(), "writeDelayMicros")),
-              static_cast<unsigned long long>(Stat(db.get(), "writeStopMicros")),
-              static_cast<unsigned long long>(Stat(db.get(), "flushes")),
-              static_cast<unsigned long long>(Stat(db.get(), "compactions")));
+              static_cast<unsigned long long>(StatValue(db.get(), "longestStallMicros")),
+              static_cast<unsigned long long>(StatValue(db.get(), "stalls")),
+              static_cast<unsigned long long>(StatValue(db.get(), "writeDelayMicros")),
+              static_cast<unsigned long long>(StatValue(db.get(), "writeStopMicros")),
+              static_cast<unsigned long long>(StatValue(db.get(), "flushes")),
+              static_cast<unsigned long long>(StatValue(db.get(), "compactions")));
   ExpectExactly(db.get(), model, 4000, "after the burst");
 }
 
@@ -2261,7 +2234,7 @@ struct Rig {
 
 std::shared_ptr<Rig> NewRig(LsmCompactionStyle style) {
   auto rig = std::make_shared<Rig>();
-  rig->o = Tiny(&rig->renv.env, style);
+  rig->o = TinyLsmOptions(&rig->renv.env, style);
   rig->db = OpenOrFail(rig->o, "rig");
   return rig;
 }
@@ -2444,7 +2417,7 @@ TEST(LsmFaults, CloseReleasesAStalledWriter) {
     while (gate->load() && IsTableFile(path)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return Status::OK();
   });
-  LsmOptions o = Tiny(env.get(), LsmCompactionStyle::kLeveled);
+  LsmOptions o = TinyLsmOptions(env.get(), LsmCompactionStyle::kLeveled);
   o.max_immutable_memtables = 1;
   std::unique_ptr<Engine> owned;
   ASSERT_OK(Lsm::Open(o, kDir, &owned));

@@ -4,40 +4,23 @@
 #include <map>
 #include <string>
 
+#include "common/engine_testing.h"
 #include "common/env_mem.h"
 #include "common/testing.h"
 #include "lsm/lsm_engine.h"
+#include "lsm/lsm_testing.h"
 
 namespace tidekv::lsm {
 namespace {
 
+using testing::Checkpoint;
 using Model = std::map<std::string, std::string>;
-
-LsmOptions Tiny(Env* env, LsmCompactionStyle style) {
-  LsmOptions o;
-  o.env = env;
-  o.memory_budget_bytes = 4u << 20;
-  o.memtable_bytes = 64u << 10;
-  o.compaction_style = style;
-  o.runs_per_level = 3;
-  o.level1_bytes = 256u << 10;
-  o.target_table_bytes = 64u << 10;
-  o.block_bytes = 512;
-  o.retain_checkpoints = 3;
-  return o;
-}
 
 std::unique_ptr<Engine> OpenOrDie(const LsmOptions& o) {
   std::unique_ptr<Engine> e;
   Status s = Lsm::Open(o, "/db", &e);
   if (!s.ok()) testing::ReportFailure(__FILE__, __LINE__, "open: " + s.ToString());
   return e;
-}
-
-Status Checkpoint(Engine* e, CheckpointInfo* info) {
-  std::shared_ptr<CheckpointTicket> ticket;
-  TIDEKV_RETURN_IF_ERROR(e->BeginCheckpoint(CheckpointRequest{}, &ticket));
-  return e->FinishCheckpoint(ticket, info);
 }
 
 std::vector<std::pair<std::string, std::string>> Scan(Engine* e, const RangeOptions& r) {
@@ -116,17 +99,13 @@ void ExpectState(Engine* e, const Model& m, uint64_t* rng) {
 }
 
 void Count(Engine* e, uint64_t* flushes, uint64_t* compactions) {
-  EngineStats stats;
-  e->GetStats(&stats);
-  for (const auto& [name, value] : stats.extra) {
-    if (name == "flushes") *flushes += value;
-    if (name == "compactions") *compactions += value;
-  }
+  *flushes += testing::StatValue(e, "flushes");
+  *compactions += testing::StatValue(e, "compactions");
 }
 
 void RandomOps(LsmCompactionStyle style, uint64_t seed) {
   MemEnv env;
-  LsmOptions o = Tiny(&env, style);
+  LsmOptions o = TinyLsmOptions(&env, style);
   auto e = OpenOrDie(o);
   Model model;
   std::map<uint64_t, Model> checkpoints;
