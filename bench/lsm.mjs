@@ -26,19 +26,16 @@
 // a broken call cannot be measured as a fast one.
 //
 // tidekv is loaded from dist/ (npm run build:ts) and build/Release/tidekv.node.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { T_START, createCli, createTempDirs, gitCommit, i64Buffer, loadWithRetry, log, median, readI64, sleep, table } from './common.mjs';
 import { VALUE_BYTES, counterKeyName, makeCounterKeys, makeKeys, permutation, rng, uniformSequence, writeMask, zipfianSequence } from './workload.mjs';
 
 const require = createRequire(import.meta.url);
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
@@ -73,21 +70,8 @@ const USAGE = `usage: node bench/lsm.mjs [flags]
   --smoke             tiny sizes, one repetition, every code path (CI: < 30 s)
   --json FILE         also write the raw numbers to FILE
 Numbers take k/M/G suffixes (decimal; binary for --stall-memtable).`;
-
-function fail(message) {
-  process.stderr.write(`bench/lsm: ${message}\n`);
-  process.exit(2);
-}
-
-function parseCount(text, fallback, name, binary = false) {
-  if (text === undefined) return fallback;
-  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)([kKmMgG]?)$/.exec(text.trim());
-  if (m === null) fail(`--${name} must be a number, got '${text}'`);
-  const unit = (binary ? { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } : { '': 1, k: 1e3, m: 1e6, g: 1e9 })[m[2].toLowerCase()];
-  const value = Math.round(Number(m[1]) * unit);
-  if (!Number.isSafeInteger(value) || value <= 0) fail(`--${name} must be a positive integer, got '${text}'`);
-  return value;
-}
+const { fail, parseCount, parseFlags } = createCli('bench/lsm', USAGE);
+const { tempDir, removeDir, removeAllDirs } = createTempDirs('lsmbench');
 
 function parseList(text, allowed, name, aliases = {}) {
   if (text === undefined) return [...allowed];
@@ -105,34 +89,21 @@ function parseList(text, allowed, name, aliases = {}) {
   return allowed.filter((a) => out.has(a));
 }
 
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      records: { type: 'string' },
-      ops: { type: 'string' },
-      scans: { type: 'string' },
-      'max-seconds': { type: 'string' },
-      chunk: { type: 'string' },
-      reps: { type: 'string' },
-      only: { type: 'string' },
-      systems: { type: 'string' },
-      'stall-ops': { type: 'string' },
-      'stall-memtable': { type: 'string' },
-      'space-rounds': { type: 'string' },
-      smoke: { type: 'boolean' },
-      json: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  }).values;
-} catch (e) {
-  fail(`${e.message}\n${USAGE}`);
-}
-if (parsed.help) {
-  process.stdout.write(USAGE + '\n');
-  process.exit(0);
-}
+const parsed = parseFlags({
+    records: { type: 'string' },
+    ops: { type: 'string' },
+    scans: { type: 'string' },
+    'max-seconds': { type: 'string' },
+    chunk: { type: 'string' },
+    reps: { type: 'string' },
+    only: { type: 'string' },
+    systems: { type: 'string' },
+    'stall-ops': { type: 'string' },
+    'stall-memtable': { type: 'string' },
+    'space-rounds': { type: 'string' },
+    smoke: { type: 'boolean' },
+    json: { type: 'string' },
+});
 
 const SMOKE = parsed.smoke === true;
 const RECORDS = parseCount(parsed.records, SMOKE ? 20_000 : 1_000_000, 'records');
@@ -161,21 +132,11 @@ const SETTLE_STABLE_MS = SMOKE ? 300 : 1000;
 
 // ---------------------------------------------------------------- helpers --
 
-const T_START = Date.now();
 const loadSamples = []; // 1-minute load average at the start of each section: the other work on the machine
 function noteLoad() {
   loadSamples.push(os.loadavg()[0]);
 }
-function log(message) {
-  process.stderr.write(`[${((Date.now() - T_START) / 1000).toFixed(1).padStart(6)}s] ${message}\n`);
-}
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 /** Nearest-rank percentile of a sorted array. */
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
@@ -189,26 +150,6 @@ function check(ok, what) {
   checks++;
 }
 
-const tempDirs = new Set();
-function tempDir(tag) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tidekv-lsmbench-${tag}-`));
-  tempDirs.add(dir);
-  return dir;
-}
-function removeDir(dir) {
-  fs.rmSync(dir, { recursive: true, force: true });
-  tempDirs.delete(dir);
-}
-function removeAllDirs() {
-  for (const dir of tempDirs) {
-    try {
-      fs.rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // best effort at exit
-    }
-  }
-  tempDirs.clear();
-}
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   process.on(signal, () => {
     removeAllDirs();
@@ -227,40 +168,12 @@ function dirBytes(dir) {
   return total;
 }
 
-/** The addon may be mid-rebuild by a colleague: retry loading a few times. */
-async function loadWithRetry(what, load) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return load();
-    } catch (e) {
-      if (attempt >= 5) throw e;
-      log(`loading ${what} failed (${e.message.split('\n')[0]}); retrying in 3 s`);
-      await sleep(3000);
-    }
-  }
-}
-
 // int64 little-endian counters for classic-level, through a Number (exact to 2^53).
-function readI64(b) {
-  return b.readUInt32LE(0) + b.readInt32LE(4) * 4294967296;
-}
-function i64Buffer(v) {
-  const b = Buffer.allocUnsafe(8);
-  b.writeUInt32LE(v >>> 0, 0);
-  b.writeInt32LE(Math.floor(v / 4294967296), 4);
-  return b;
-}
-
 const fmt = (opsPerSec) => (opsPerSec >= 1e5 ? (opsPerSec / 1e6).toFixed(2) : (opsPerSec / 1e6).toFixed(3));
 const mib = (bytes) => (bytes / 1024 / 1024).toFixed(1);
 const kib = (bytes) => (bytes / 1024).toFixed(0);
 const compact = (n) => (n >= 1e6 && n % 1e5 === 0 ? `${n / 1e6}M` : n >= 1e3 && n % 1e3 === 0 ? `${n / 1e3}K` : String(n));
 const ms = (ns) => ns / 1e6;
-
-function table(header, rows, textColumns = 1) {
-  const line = (cells) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map((_, i) => (i < textColumns ? '---' : '---:'))), ...rows.map(line)].join('\n');
-}
 
 // ------------------------------------------------------------------ data --
 
@@ -1476,16 +1389,6 @@ function renderMarkdown(rep) {
 }
 
 // ------------------------------------------------------------------ main --
-
-function gitCommit() {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    return dirty === '' ? head : `${head} (+ uncommitted changes)`;
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function main() {
   const machine = {

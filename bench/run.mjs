@@ -22,15 +22,13 @@
 // values), so a broken API cannot be measured as a fast one.
 //
 // tidekv is loaded from dist/ (npm run build:ts) and build/Release/tidekv.node.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { createCli, createTempDirs, gitCommit, i64Buffer, loadWithRetry, log, median, readI64, sleep, table, writeI64 } from './common.mjs';
 import {
   VALUE_BYTES,
   counterKeyName,
@@ -44,7 +42,6 @@ import {
 } from './workload.mjs';
 
 const require = createRequire(import.meta.url);
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
@@ -68,6 +65,8 @@ const USAGE = `usage: node bench/run.mjs [flags]
   --smoke           tiny sizes, one repetition (CI: keeps this script from rotting)
   --json FILE       also write the raw numbers to FILE
 Numbers take k/M/G (binary for byte options: 16M = 16 MiB).`;
+const { fail, parseCount, parseFlags } = createCli('bench', USAGE);
+const { tempDir, removeDir, removeAllDirs } = createTempDirs('bench');
 
 const ALL_SYSTEMS = [
   'map',
@@ -87,22 +86,6 @@ const DEFAULT_SYSTEMS = ALL_SYSTEMS.filter((s) => s !== 'level-single');
 const ALL_WORKLOADS = ['load', 'A', 'B', 'C', 'RMW', 'micro'];
 const ALL_DISTS = ['zipfian', 'uniform'];
 
-function fail(message) {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(2);
-}
-
-function parseCount(text, fallback, name, binary = false) {
-  if (text === undefined) return fallback;
-  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)([kKmMgG]?)$/.exec(text.trim());
-  if (m === null) fail(`--${name} must be a number, got '${text}'`);
-  const unit = { '': 1, k: 1e3, m: 1e6, g: 1e9 }[m[2].toLowerCase()];
-  const binUnit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase()];
-  const value = Math.round(Number(m[1]) * (binary ? binUnit : unit));
-  if (!Number.isSafeInteger(value) || value <= 0) fail(`--${name} must be a positive integer, got '${text}'`);
-  return value;
-}
-
 function parseList(text, allowed, fallback, name, aliases = {}) {
   if (text === undefined) return fallback;
   const out = [];
@@ -119,34 +102,21 @@ function parseList(text, allowed, fallback, name, aliases = {}) {
   return allowed.filter((a) => out.includes(a)); // canonical order
 }
 
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      records: { type: 'string' },
-      ops: { type: 'string' },
-      'max-seconds': { type: 'string' },
-      chunk: { type: 'string' },
-      reps: { type: 'string' },
-      only: { type: 'string' },
-      workloads: { type: 'string' },
-      dist: { type: 'string' },
-      'load-order': { type: 'string' },
-      'ltm-budget': { type: 'string' },
-      'ltm-page': { type: 'string' },
-      smoke: { type: 'boolean' },
-      json: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  }).values;
-} catch (e) {
-  fail(`${e.message}\n${USAGE}`);
-}
-if (parsed.help) {
-  process.stdout.write(USAGE + '\n');
-  process.exit(0);
-}
+const parsed = parseFlags({
+    records: { type: 'string' },
+    ops: { type: 'string' },
+    'max-seconds': { type: 'string' },
+    chunk: { type: 'string' },
+    reps: { type: 'string' },
+    only: { type: 'string' },
+    workloads: { type: 'string' },
+    dist: { type: 'string' },
+    'load-order': { type: 'string' },
+    'ltm-budget': { type: 'string' },
+    'ltm-page': { type: 'string' },
+    smoke: { type: 'boolean' },
+    json: { type: 'string' },
+});
 
 const SMOKE = parsed.smoke === true;
 const RECORDS = parseCount(parsed.records, SMOKE ? 20_000 : 1_000_000, 'records');
@@ -185,52 +155,7 @@ const MICRO_CALLS = SMOKE ? 200_000 : 2_000_000;
 
 // ---------------------------------------------------------------- helpers --
 
-const T_START = Date.now();
-function log(message) {
-  process.stderr.write(`[${((Date.now() - T_START) / 1000).toFixed(1).padStart(6)}s] ${message}\n`);
-}
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The addon may be mid-rebuild by a colleague: retry loading a few times. */
-async function loadWithRetry(what, load) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return load();
-    } catch (e) {
-      if (attempt >= 5) throw e;
-      log(`loading ${what} failed (${e.message.split('\n')[0]}); retrying in 3 s`);
-      await sleep(3000);
-    }
-  }
-}
-
-const tempDirs = new Set();
-function tempDir(tag) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tidekv-bench-${tag}-`));
-  tempDirs.add(dir);
-  return dir;
-}
-function removeDir(dir) {
-  fs.rmSync(dir, { recursive: true, force: true });
-  tempDirs.delete(dir);
-}
-function removeAllDirs() {
-  for (const dir of tempDirs) {
-    try {
-      fs.rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // best effort at exit
-    }
-  }
-  tempDirs.clear();
-}
 process.on('SIGINT', () => {
   removeAllDirs();
   process.exit(130);
@@ -257,19 +182,6 @@ function check(ok, what) {
 
 // int64 little-endian counters for lmdb and classic-level, through a Number
 // (exact to 2^53) so the peers pay no BigInt allocation.
-function readI64(b) {
-  return b.readUInt32LE(0) + b.readInt32LE(4) * 4294967296;
-}
-function writeI64(b, v) {
-  b.writeUInt32LE(v >>> 0, 0);
-  b.writeInt32LE(Math.floor(v / 4294967296), 4);
-}
-function i64Buffer(v) {
-  const b = Buffer.allocUnsafe(8);
-  writeI64(b, v);
-  return b;
-}
-
 // ------------------------------------------------------------- hot loops --
 // One function per (system, workload shape). Reads return the bytes they saw
 // (expected: reads x VALUE_BYTES), so presence and length are both checked.
@@ -1242,16 +1154,6 @@ async function main() {
   return markdown;
 }
 
-function gitCommit() {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    return dirty === '' ? head : `${head} (+ uncommitted changes)`;
-  } catch {
-    return 'unknown';
-  }
-}
-
 /** Counter indices whose final values are checked: the hottest and a few others. */
 function counterSamples(seq) {
   const counts = new Uint32Array(RECORDS);
@@ -1523,12 +1425,6 @@ function targets(ltm) {
   const z = ltm?.dists?.zipfian;
   add(`tidekv ${ltm ? (ltm.dataBytes / ltm.budget).toFixed(1) : '10'}x-budget / in-memory`, 'B', 'zipfian', z?.ltm.median, z?.inMemory.median, 'tidekv in-memory', 0.5);
   return rows.filter((r) => r.num !== undefined || r.den !== undefined);
-}
-
-/** A markdown table; `textColumns` columns are left-aligned, the rest (numbers) right-aligned. */
-function table(header, rows, textColumns = 1) {
-  const line = (cells) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map((_, i) => (i < textColumns ? '---' : '---:'))), ...rows.map(line)].join('\n');
 }
 
 function renderMarkdown(rep) {

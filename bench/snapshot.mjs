@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { log, median, sleep } from './common.mjs';
 import { VALUE_BYTES, makeKeys, makeValue, rng, zipfianSequence, writeMask } from './workload.mjs';
 
 // dist/ is CommonJS; load it as bench/run.mjs does.
@@ -101,21 +102,9 @@ const SAMPLE_CHECKS = SMOKE ? 500 : 2000; // keys compared against the model per
 
 // ---------------------------------------------------------------- helpers --
 
-const T_START = Date.now();
-function log(message) {
-  process.stderr.write(`[${((Date.now() - T_START) / 1000).toFixed(1).padStart(6)}s] ${message}\n`);
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const yieldToEventLoop = () => new Promise((resolve) => setImmediate(resolve));
 const pick = (o, names) => Object.fromEntries(names.map((k) => [k, o[k]]));
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 const KiB = 1024;
 const MiB = 1024 * 1024;
 const fmtKiB = (b) => (b / KiB).toFixed(1);
