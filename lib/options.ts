@@ -22,7 +22,7 @@ export interface OpenOptions {
    * Bound on the engine's in-memory data (default 256 MiB); state beyond it lives in
    * files read through mmap. Hybrid log: the in-memory log pages (at least 4 pages;
    * the hash index is extra, about 16 bytes per key, reported as `stats().indexBytes`).
-   * LSM: the memtables and the index and filter blocks of open tables.
+   * LSM: the memtables, and a cache of table blocks in what they leave.
    */
   memoryBudgetBytes?: number | undefined;
   /** Checkpoints kept on disk; older ones (and files only they need) are deleted (default 3). */
@@ -61,8 +61,8 @@ export interface OpenOptions {
 
   /**
    * A memtable is frozen and flushed to a table once it holds this many bytes
-   * (at least 64 KiB; default memoryBudgetBytes / (maxImmutableMemtables + 2), at most
-   * 64 MiB: a quarter of the budget with the defaults).
+   * (at least 64 KiB; default memoryBudgetBytes / 8, at most 64 MiB). memtableBytes ×
+   * (maxImmutableMemtables + 1) must fit in memoryBudgetBytes; the rest caches table blocks.
    */
   memtableBytes?: number | undefined;
   /** Frozen memtables waiting for the flush thread at most; one more switch waits for it (default 2). */
