@@ -531,6 +531,18 @@ void ExpectNoOrphans(Env* env, Engine* db, Recorder* rec, const std::string& whe
   FAIL_AT(where + ": files no retained checkpoint names:" + list);
 }
 
+// Opens the store again on renv (its record of file operations restarted)
+// after the caller closed it, and expects exactly `model`, no orphan files
+// and, when `version` is not 0, that version as the newest checkpoint.
+void ExpectReopens(RecordingEnv* renv, const LsmOptions& o, const Model& model, uint64_t version, const std::string& what) {
+  renv->Clear();
+  auto db = OpenOrFail(o, what);
+  if (db == nullptr) return;
+  if (version != 0) EXPECT_EQ(db->LastCheckpointVersion(), version);
+  ExpectExactly(db.get(), model, 400, what);
+  ExpectNoOrphans(&renv->env, db.get(), renv->rec.get(), what);
+}
+
 std::set<std::string> ManifestTables(Env* env, uint64_t version) {
   CheckpointManifest m;
   Status s = ReadManifest(env, kDir, version, &m);
@@ -1015,11 +1027,7 @@ void FlushFault(const FaultCase& fc, bool reopen_while_broken, int which) {
   if (reopen_while_broken) {
     db.reset();  // Close with the disk still failing
     env.Disarm();
-    renv.Clear();
-    db = OpenOrFail(o, tag + " reopen");
-    if (db == nullptr) return;
-    ExpectExactly(db.get(), at_first, 400, tag + ": reopened at the first checkpoint");
-    ExpectNoOrphans(&renv.env, db.get(), renv.rec.get(), tag + " reopened");
+    ExpectReopens(&renv, o, at_first, 0, tag + ": reopened at the first checkpoint");
     return;
   }
   env.Disarm();
@@ -1045,12 +1053,7 @@ void FlushFault(const FaultCase& fc, bool reopen_while_broken, int which) {
   EXPECT_TRUE(info.version > first.version);
   ExpectExactly(db.get(), model, 400, tag + ": live after recovery");
   db.reset();
-  renv.Clear();
-  db = OpenOrFail(o, tag + " reopen");
-  if (db == nullptr) return;
-  EXPECT_EQ(db->LastCheckpointVersion(), info.version);
-  ExpectExactly(db.get(), model, 400, tag + ": reopened after recovery");
-  ExpectNoOrphans(&renv.env, db.get(), renv.rec.get(), tag + " reopened after recovery");
+  ExpectReopens(&renv, o, model, info.version, tag + ": reopened after recovery");
 }
 
 TEST(LsmFaults, FailedFlushFailsTheCheckpointKeepsThePreviousAndRecovers) {
@@ -1089,11 +1092,7 @@ void CompactionFault(const FaultCase& fc, bool reopen_while_broken, int which) {
   if (reopen_while_broken) {
     db.reset();
     env.Disarm();
-    renv.Clear();
-    db = OpenOrFail(o, tag + " reopen");
-    if (db == nullptr) return;
-    ExpectExactly(db.get(), model, 400, tag + ": reopened");
-    ExpectNoOrphans(&renv.env, db.get(), renv.rec.get(), tag + " reopened");
+    ExpectReopens(&renv, o, model, 0, tag + ": reopened");
     return;
   }
   env.Disarm();
@@ -1103,11 +1102,7 @@ void CompactionFault(const FaultCase& fc, bool reopen_while_broken, int which) {
   ASSERT_OK(Checkpoint(db.get()));
   ExpectExactly(db.get(), model, 400, tag + ": live after recovery");
   db.reset();
-  renv.Clear();
-  db = OpenOrFail(o, tag + " reopen");
-  if (db == nullptr) return;
-  ExpectExactly(db.get(), model, 400, tag + ": reopened after recovery");
-  ExpectNoOrphans(&renv.env, db.get(), renv.rec.get(), tag + " reopened after recovery");
+  ExpectReopens(&renv, o, model, 0, tag + ": reopened after recovery");
 }
 
 TEST(LsmFaults, FailedCompactionReportsAndRecovers) {
@@ -1154,12 +1149,7 @@ void ManifestFault(const FaultCase& fc, bool reopen_while_broken, int which) {
   if (reopen_while_broken) {
     db.reset();
     env.Disarm();
-    renv.Clear();
-    db = OpenOrFail(o, tag + " reopen");
-    if (db == nullptr) return;
-    EXPECT_EQ(db->LastCheckpointVersion(), first.version);
-    ExpectExactly(db.get(), at_first, 400, tag + ": reopened at the first checkpoint");
-    ExpectNoOrphans(&renv.env, db.get(), renv.rec.get(), tag + " reopened");
+    ExpectReopens(&renv, o, at_first, first.version, tag + ": reopened at the first checkpoint");
     return;
   }
   env.Disarm();
@@ -1171,11 +1161,7 @@ void ManifestFault(const FaultCase& fc, bool reopen_while_broken, int which) {
   ExpectExactly(db.get(), at_first, 400, tag + ": restored to the first checkpoint");
   ASSERT_OK(db->Restore(first.version));
   db.reset();
-  renv.Clear();
-  db = OpenOrFail(o, tag + " reopen");
-  if (db == nullptr) return;
-  ExpectExactly(db.get(), at_first, 400, tag + ": reopened after restore");
-  ExpectNoOrphans(&renv.env, db.get(), renv.rec.get(), tag + " reopened after recovery");
+  ExpectReopens(&renv, o, at_first, 0, tag + ": reopened after restore");
 }
 
 TEST(LsmFaults, FailedManifestWriteKeepsThePreviousCheckpoint) {
