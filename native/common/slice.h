@@ -28,6 +28,26 @@ inline uint16_t LoadFixed16(const void* src) { uint16_t v; std::memcpy(&v, src, 
 inline uint32_t LoadFixed32(const void* src) { uint32_t v; std::memcpy(&v, src, sizeof v); return v; }
 inline uint64_t LoadFixed64(const void* src) { uint64_t v; std::memcpy(&v, src, sizeof v); return v; }
 
+// The bytewise order of keys (memcmp, then the shorter first: the order of
+// std::string_view), compared 8 bytes at a time as big-endian words. Point
+// reads compare keys in every memtable, table index and block they pass; for
+// short keys a call into memcmp costs more than the comparison.
+inline int CompareKeys(Slice a, Slice b) {
+  const size_t n = a.size() < b.size() ? a.size() : b.size();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const uint64_t x = __builtin_bswap64(LoadFixed64(a.data() + i));
+    const uint64_t y = __builtin_bswap64(LoadFixed64(b.data() + i));
+    if (x != y) return x < y ? -1 : 1;
+  }
+  for (; i < n; ++i) {
+    const auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return (a.size() > b.size()) - (a.size() < b.size());
+}
+inline bool KeyLess(Slice a, Slice b) { return CompareKeys(a, b) < 0; }
+
 inline void PutFixed32(std::string* dst, uint32_t v) { char b[4]; StoreFixed32(b, v); dst->append(b, 4); }
 inline void PutFixed64(std::string* dst, uint64_t v) { char b[8]; StoreFixed64(b, v); dst->append(b, 8); }
 

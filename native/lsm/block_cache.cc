@@ -1,31 +1,37 @@
 #include "lsm/block_cache.h"
 
+#include <cstring>
+#include <new>
+
 namespace tidekv::lsm {
 
 size_t BlockCache::FindSlot(uint64_t table, uint64_t block) const {
   const size_t mask = index_.size() - 1;
   for (size_t i = Hash(table, block) & mask;; i = (i + 1) & mask) {
-    const uint32_t e = index_[i];
-    if (e == 0) return i;
-    const Entry& entry = entries_[e - 1];
-    if (entry.table == table && entry.block == block) return i;
+    const Slot& slot = index_[i];
+    if (slot.entry == 0 || (slot.table == table && slot.block == block)) return i;
   }
 }
 
-const std::string* BlockCache::Lookup(uint64_t table, uint64_t block) {
+Slice BlockCache::Lookup(uint64_t table, uint64_t block) {
   if (index_.empty()) {
     ++misses_;
-    return nullptr;
+    return Slice();
   }
-  const uint32_t e = index_[FindSlot(table, block)];
-  if (e == 0) {
+  const Slot& slot = index_[FindSlot(table, block)];
+  if (slot.entry == 0) {
     ++misses_;
-    return nullptr;
+    return Slice();
   }
   ++hits_;
-  Entry& entry = entries_[e - 1];
-  entry.referenced = true;
-  return &entry.bytes;
+  entries_[slot.entry - 1].referenced = true;  // a store: the read does not wait for it
+  return Slice(slot.data, slot.size);
+}
+
+Slice BlockCache::Peek(uint64_t table, uint64_t block) const {
+  if (index_.empty()) return Slice();
+  const Slot& slot = index_[FindSlot(table, block)];
+  return slot.entry == 0 ? Slice() : Slice(slot.data, slot.size);
 }
 
 // Backward-shift deletion keeps every key reachable from its home slot
@@ -33,9 +39,8 @@ const std::string* BlockCache::Lookup(uint64_t table, uint64_t block) {
 void BlockCache::EraseSlot(size_t slot) {
   const size_t mask = index_.size() - 1;
   size_t hole = slot;
-  for (size_t i = (slot + 1) & mask; index_[i] != 0; i = (i + 1) & mask) {
-    const Entry& entry = entries_[index_[i] - 1];
-    const size_t home = Hash(entry.table, entry.block) & mask;
+  for (size_t i = (slot + 1) & mask; index_[i].entry != 0; i = (i + 1) & mask) {
+    const size_t home = Hash(index_[i].table, index_[i].block) & mask;
     // Move i into the hole when its home is not in (hole, i] (cyclically).
     const bool home_after_hole = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
     if (!home_after_hole) {
@@ -43,7 +48,7 @@ void BlockCache::EraseSlot(size_t slot) {
       hole = i;
     }
   }
-  index_[hole] = 0;
+  index_[hole] = Slot{};
   --index_used_;
 }
 
@@ -58,33 +63,41 @@ void BlockCache::EvictOne() {
       continue;
     }
     EraseSlot(FindSlot(entry.table, entry.block));
-    bytes_ -= entry.bytes.size() + kEntryOverhead;
+    bytes_ -= entry.size + kEntryOverhead;
     entry.live = false;
-    std::string().swap(entry.bytes);
+    entry.bytes.reset();
+    entry.size = 0;
     free_.push_back(number);
     return;
   }
 }
 
+void BlockCache::Place(uint32_t number) {
+  const Entry& entry = entries_[number];
+  Slot& slot = index_[FindSlot(entry.table, entry.block)];
+  slot = Slot{entry.table, entry.block, entry.bytes.get(), static_cast<uint32_t>(entry.size), number + 1};
+  ++index_used_;
+}
+
 void BlockCache::GrowIndex() {
-  std::vector<uint32_t> old;
+  std::vector<Slot> old;
   old.swap(index_);
-  index_.assign(old.empty() ? 1024 : 2 * old.size(), 0);
+  index_.assign(old.empty() ? 1024 : 2 * old.size(), Slot{});
   index_used_ = 0;
-  for (uint32_t e : old) {
-    if (e == 0) continue;
-    const Entry& entry = entries_[e - 1];
-    index_[FindSlot(entry.table, entry.block)] = e;
-    ++index_used_;
+  for (const Slot& slot : old) {
+    if (slot.entry != 0) Place(slot.entry - 1);
   }
 }
 
-const std::string* BlockCache::Insert(uint64_t table, uint64_t block, Slice bytes) {
+Slice BlockCache::Insert(uint64_t table, uint64_t block, Slice bytes) {
   const size_t cost = bytes.size() + kEntryOverhead;
-  if (cost > capacity_) return nullptr;
+  if (cost > capacity_ || bytes.size() > UINT32_MAX) return Slice();
   if (!index_.empty()) {
-    if (const uint32_t e = index_[FindSlot(table, block)]; e != 0) return &entries_[e - 1].bytes;
+    const Slot& slot = index_[FindSlot(table, block)];
+    if (slot.entry != 0) return Slice(slot.data, slot.size);
   }
+  std::unique_ptr<char[]> copy(new (std::nothrow) char[bytes.size() == 0 ? 1 : bytes.size()]);
+  if (copy == nullptr) return Slice();  // no memory: the read goes on from the mapping
   while (bytes_ + cost > capacity_) EvictOne();
   if (2 * (index_used_ + 1) > index_.size()) GrowIndex();
   uint32_t number;
@@ -98,13 +111,14 @@ const std::string* BlockCache::Insert(uint64_t table, uint64_t block, Slice byte
   Entry& entry = entries_[number];
   entry.table = table;
   entry.block = block;
-  entry.bytes.assign(bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(copy.get(), bytes.data(), bytes.size());
+  entry.bytes = std::move(copy);
+  entry.size = bytes.size();
   entry.referenced = false;
   entry.live = true;
-  index_[FindSlot(table, block)] = number + 1;
-  ++index_used_;
+  Place(number);
   bytes_ += cost;
-  return &entry.bytes;
+  return Slice(entry.bytes.get(), entry.size);
 }
 
 void BlockCache::Clear() {

@@ -5,14 +5,17 @@
 // blocks of a deleted table are never looked up again and simply age out.
 //
 // Eviction is CLOCK (second chance), which approximates LRU without touching
-// a list on every hit; the index is open addressing over entry numbers. A
-// lookup is one hash probe: this sits on every point read's path.
+// a list on every hit. The index is open addressing over slots that hold
+// the block's address as well as its name, so a hit costs one probe and
+// then the block itself (no hop through an entry): this sits on every point
+// read's path, where each hop is a cache miss.
 //
 // Not thread-safe: the LSM engine uses it under its lock. A returned block
 // stays valid until the next Insert (which may evict it).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,11 +29,15 @@ class BlockCache {
   BlockCache(const BlockCache&) = delete;
   BlockCache& operator=(const BlockCache&) = delete;
 
-  // The cached copy of block `block` of table `table`, or nullptr.
-  const std::string* Lookup(uint64_t table, uint64_t block);
+  // The cached copy of block `block` of table `table`; data() is nullptr
+  // when the cache does not hold it.
+  Slice Lookup(uint64_t table, uint64_t block);
+  // The same without counting a hit or a miss or marking the block used:
+  // for prefetching what a lookup will soon read.
+  Slice Peek(uint64_t table, uint64_t block) const;
   // Copies bytes in (evicting as needed) and returns the copy. A block larger
-  // than the whole budget is not kept: nullptr.
-  const std::string* Insert(uint64_t table, uint64_t block, Slice bytes);
+  // than the whole budget is not kept: data() nullptr.
+  Slice Insert(uint64_t table, uint64_t block, Slice bytes);
   void Clear();
 
   size_t bytes() const { return bytes_; }
@@ -41,9 +48,16 @@ class BlockCache {
  private:
   struct Entry {
     uint64_t table = 0, block = 0;
-    std::string bytes;
+    std::unique_ptr<char[]> bytes;  // never moves while cached
+    size_t size = 0;
     bool referenced = false;  // looked up since the clock hand last passed
     bool live = false;
+  };
+  struct Slot {
+    uint64_t table = 0, block = 0;
+    const char* data = nullptr;
+    uint32_t size = 0;
+    uint32_t entry = 0;  // entry number + 1; 0 = empty
   };
   // Fixed overhead per entry (the entry and its index slots), counted against the budget.
   static constexpr size_t kEntryOverhead = 64;
@@ -53,6 +67,7 @@ class BlockCache {
   }
   // The index slot holding (table, block), or the empty slot where it would go.
   size_t FindSlot(uint64_t table, uint64_t block) const;
+  void Place(uint32_t number);  // entries_[number] into the index
   void EraseSlot(size_t slot);
   void EvictOne();
   void GrowIndex();
@@ -62,7 +77,7 @@ class BlockCache {
   uint64_t hits_ = 0, misses_ = 0;
   std::vector<Entry> entries_;
   std::vector<uint32_t> free_;   // dead entry numbers to reuse
-  std::vector<uint32_t> index_;  // entry number + 1; 0 = empty. Power of two, at most half full.
+  std::vector<Slot> index_;      // a power of two in size, at most half full
   size_t index_used_ = 0;
   size_t hand_ = 0;  // the clock
 };

@@ -82,13 +82,23 @@ std::string BloomBuilder::Finish() {
   return filter;
 }
 
-bool BloomMayContain(Slice filter, Slice key) {
+bool BloomMayContain(Slice filter, Slice key) { return BloomMayContainHash(filter, HashKey(key)); }
+
+void BloomPrefetch(Slice filter, uint64_t h1) {
+  if (filter.size() < 2) return;
+  const int marker = static_cast<unsigned char>(filter.back());
+  if (marker <= kBlockedMarker || marker > kBlockedMarker + kBloomMaxProbes) return;
+  const uint64_t blocks = (filter.size() - 1) / (kBlockBits / 8);
+  if (blocks == 0) return;
+  __builtin_prefetch(filter.data() + FastRange(h1, blocks) * (kBlockBits / 8));
+}
+
+bool BloomMayContainHash(Slice filter, uint64_t h1) {
   if (filter.size() < 2) return true;  // no filter, or no bit array
   const int marker = static_cast<unsigned char>(filter.back());
   if (marker > kBlockedMarker && marker <= kBlockedMarker + kBloomMaxProbes) {
     const uint64_t blocks = (filter.size() - 1) / (kBlockBits / 8);
     if (blocks == 0 || (filter.size() - 1) % (kBlockBits / 8) != 0) return true;  // malformed: no claim
-    const uint64_t h1 = HashKey(key);
     const unsigned char* block =
         reinterpret_cast<const unsigned char*>(filter.data()) + FastRange(h1, blocks) * (kBlockBits / 8);
     uint32_t h = BlockProbeSeed(h1);
@@ -102,7 +112,6 @@ bool BloomMayContain(Slice filter, Slice key) {
   const int probes = marker;
   if (probes < 1 || probes > kBloomMaxProbes) return true;  // reserved: an encoding we do not know
   const uint64_t bits = (filter.size() - 1) * uint64_t{8};
-  const uint64_t h1 = HashKey(key);
   const uint64_t h2 = SecondHash(h1);
   uint64_t x = h1;
   for (int i = 0; i < probes; ++i) {

@@ -69,5 +69,10 @@ class BloomBuilder {
 // or unknown-format filter returns true: a damaged filter costs a read,
 // never a missed key.
 bool BloomMayContain(Slice filter, Slice key);
+// The same for a key whose HashKey is key_hash.
+bool BloomMayContainHash(Slice filter, uint64_t key_hash);
+// Starts loading the filter block key_hash probes (blocked layout), for a
+// check soon after: batches prefetch a few keys ahead. A hint only.
+void BloomPrefetch(Slice filter, uint64_t key_hash);
 
 }  // namespace tidekv::lsm

@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/hash.h"
 #include "common/limits.h"
 #include "lsm/lsm_engine_impl.h"
 
@@ -123,7 +124,7 @@ Status LsmEngine::Open(const LsmOptions& options, const std::string& dir) {
   return Status::OK();
 }
 
-MemTable* LsmEngine::NewMemTable() { return new MemTable(memtable_seed_++, kMaxValueBytes); }
+MemTable* LsmEngine::NewMemTable() { return new MemTable(kMaxValueBytes); }
 
 Status LsmEngine::CheckOpen() const {
   if (closing_) return Status::Closed("store is closed");
@@ -136,7 +137,7 @@ Status LsmEngine::CheckOpen() const {
 Status LsmEngine::LookupOlderLocked(Slice key, KeyState* state, Slice* value) {
   for (auto it = frozen_.rbegin(); it != frozen_.rend(); ++it) {
     MemEntry e;
-    if ((*it)->mem != nullptr && (*it)->mem->GetLocked(key, &e)) {
+    if ((*it)->mem != nullptr && (*it)->mem->Get(key, &e)) {
       *value = e.bytes;
       *state = e.kind == MemEntryKind::kValue ? KeyState::kValue : KeyState::kTombstone;
       return Status::OK();
@@ -162,7 +163,7 @@ Status LsmEngine::LookupOlderLocked(Slice key, KeyState* state, Slice* value) {
 
 Status LsmEngine::LookupLocked(Slice key, KeyState* state, Slice* value) {
   MemEntry e;
-  if (mem_->GetLocked(key, &e)) {
+  if (mem_->Get(key, &e)) {
     *value = e.bytes;
     *state = e.kind == MemEntryKind::kValue ? KeyState::kValue : KeyState::kTombstone;
     return Status::OK();
@@ -189,10 +190,49 @@ Status LsmEngine::Get(Slice key, char* dst, size_t dst_capacity, size_t* value_b
   return Status::OK();
 }
 
+void LsmEngine::PrefetchLocked(Slice key) const {
+  const uint64_t hash = HashKey(key);
+  mem_->Prefetch(hash);
+  for (const auto& f : frozen_) {
+    if (f->mem != nullptr) f->mem->Prefetch(hash);
+  }
+  for (const auto& level : version_->levels) {
+    for (const Run& run : level) {
+      if (const Table* t = run.Find(key)) t->reader->Prefetch(hash);
+    }
+  }
+}
+
+void LsmEngine::PrefetchBlockLocked(Slice key) const {
+  // The lookup up to its block, without reading the block: what the filter
+  // blocks prefetched earlier say decides which table's block to load.
+  const uint64_t hash = HashKey(key);
+  MemEntry e;
+  if (mem_->Get(key, &e)) return;
+  for (const auto& f : frozen_) {
+    if (f->mem != nullptr && f->mem->Get(key, &e)) return;
+  }
+  for (const auto& level : version_->levels) {
+    for (const Run& run : level) {
+      const Table* t = run.Find(key);
+      if (t == nullptr || !t->reader->MayContainHash(hash)) continue;
+      t->reader->PrefetchBlock(key, block_cache_.get());
+      return;
+    }
+  }
+}
+
 Status LsmEngine::GetMany(const Slice* keys, size_t n, GetManySink* sink) {
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
+  // Two stages ahead of the lookup: the first cache lines of key i + 2d, the
+  // data block of key i + d (found through lines loaded d keys ago).
+  constexpr size_t d = kPrefetchDistance;
+  for (size_t i = 0; i < std::min(n, 2 * d); ++i) PrefetchLocked(keys[i]);
+  for (size_t i = 0; i < std::min(n, d); ++i) PrefetchBlockLocked(keys[i]);
   for (size_t i = 0; i < n; ++i) {
+    if (i + 2 * d < n) PrefetchLocked(keys[i + 2 * d]);
+    if (i + d < n) PrefetchBlockLocked(keys[i + d]);
     Slice value;
     bool live = false;
     TIDEKV_RETURN_IF_ERROR(IsLiveLocked(keys[i], &live, &value));
@@ -289,7 +329,9 @@ Status LsmEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results) {
     // checked above), so they are applied in order as they come: no state to
     // stage. Only running out of memory can stop the batch part-way.
     size_t bytes = 0;
+    for (size_t i = 0; i < std::min(batch.size(), kPrefetchDistance); ++i) PrefetchLocked(batch.op(i).key);
     for (size_t i = 0; i < batch.size(); ++i) {
+      if (i + kPrefetchDistance < batch.size()) PrefetchLocked(batch.op(i + kPrefetchDistance).key);
       const WriteBatch::Op op = batch.op(i);
       std::optional<MemEntryKind> previous;
       Status s;
@@ -784,6 +826,7 @@ void LsmEngine::GetStats(EngineStats* stats) {
 Status LsmEngine::Verify() {
   VersionRef v;
   std::vector<std::shared_ptr<MemTable>> mems;
+  std::vector<std::unique_ptr<MemTable::Iterator>> mem_iterators;  // made under the lock, read without it
   {
     Lock lock(mu_);
     TIDEKV_RETURN_IF_ERROR(CheckOpen());
@@ -793,12 +836,13 @@ Status LsmEngine::Verify() {
     for (const auto& f : frozen_) {
       if (f->mem != nullptr) mems.push_back(f->mem);
     }
+    for (const auto& m : mems) mem_iterators.push_back(std::make_unique<MemTable::Iterator>(m.get()));
   }
   TIDEKV_RETURN_IF_ERROR(v->Check(leveled_));
-  for (const auto& m : mems) {
+  for (const auto& iterator : mem_iterators) {
     std::string last;
     bool first = true;
-    MemTable::Iterator it(m.get());
+    MemTable::Iterator& it = *iterator;
     for (it.SeekToFirst(); it.Valid(); it.Next()) {
       if (!first && !(Slice(last) < it.key())) return Status::Corruption("memtable keys out of order");
       last.assign(it.key().data(), it.key().size());

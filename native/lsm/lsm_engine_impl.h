@@ -108,6 +108,12 @@ class LsmEngine final : public Engine {
   // Below the active memtable: the frozen ones, then the tables.
   Status LookupOlderLocked(Slice key, KeyState* state, Slice* value);
   Status IsLiveLocked(Slice key, bool* live, Slice* value);
+  // Batches look this many keys ahead: the first cache misses of a lookup
+  // (the memtables' hash slots, each table's filter block) are started for
+  // a later key while this one is served, so they overlap.
+  static constexpr size_t kPrefetchDistance = 8;
+  void PrefetchLocked(Slice key) const;
+  void PrefetchBlockLocked(Slice key) const;
   // Whether a key just written was live before: what the memtable replaced,
   // or (when it held no entry) what the older runs say.
   Status WasLive(std::optional<MemEntryKind> previous_in_memtable, Slice key, bool* live);
@@ -155,7 +161,6 @@ class LsmEngine final : public Engine {
   uint64_t live_keys_ = 0;
   bool live_keys_stale_ = false;  // a read failed mid-write: stats().keys is a lower bound
   uint64_t next_file_number_ = 1;
-  uint64_t memtable_seed_ = 0x5EED;
   std::string merge_scratch_;
   std::unique_ptr<BlockCache> block_cache_;  // lookups under mu_
   bool closing_ = false;

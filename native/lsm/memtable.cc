@@ -88,24 +88,17 @@ Status ResolveMerge(const Slice* base, MergeOp op, Slice operand, size_t max_val
   return Status::OK();
 }
 
-// ---- Skiplist nodes ----
+// ---- Nodes and entries ----
 
-// Layout in the arena: this header, then std::atomic<Node*>[height], then the key bytes.
+// Layout in the arena: this header, then the key bytes.
 struct MemTable::Node {
-  Node(const Payload* p, uint32_t key_bytes, uint32_t tower_height)
-      : payload(p), key_size(key_bytes), height(tower_height) {}
+  Node(const Payload* p, uint32_t key_bytes) : payload(p), key_size(key_bytes) {}
 
   std::atomic<const Payload*> payload;  // swapped (release) when the key gets a new entry
   uint32_t key_size;
-  uint32_t height;
+  uint32_t unused = 0;
 
-  std::atomic<Node*>* next() { return reinterpret_cast<std::atomic<Node*>*>(this + 1); }
-  const std::atomic<Node*>* next() const { return reinterpret_cast<const std::atomic<Node*>*>(this + 1); }
-  Slice key() const { return Slice(reinterpret_cast<const char*>(next() + height), key_size); }
-
-  static size_t BytesFor(int height, size_t key_bytes) {
-    return sizeof(Node) + height * sizeof(std::atomic<Node*>) + key_bytes;
-  }
+  Slice key() const { return Slice(reinterpret_cast<const char*>(this + 1), key_size); }
 };
 
 // Layout in the arena: this header, then `size` bytes. Immutable once published.
@@ -121,49 +114,28 @@ struct MemTable::Payload {
   const char* bytes() const { return reinterpret_cast<const char*>(this + 1); }
 };
 
+struct MemTable::SortedView {
+  std::shared_ptr<const std::vector<const Node*>> base, tail;
+  size_t covered = 0;  // nodes_[0, covered) are in base or tail
+};
+
 static_assert(sizeof(std::atomic<void*>) == 8 && std::atomic<void*>::is_always_lock_free);
 static_assert(alignof(std::atomic<void*>) <= 8, "the arena aligns to 8");
 
-MemTable::MemTable(uint64_t seed, size_t max_value_bytes)
-    : max_value_bytes_(std::min(max_value_bytes, kMaxValueBytes)), rng_state_(seed) {
-  static_assert(sizeof(Node) == 16 && sizeof(head_storage_) == sizeof(Node) + kMaxHeight * sizeof(std::atomic<Node*>));
+namespace {
+
+constexpr int kTagShift = 48;
+constexpr uint64_t kPointerMask = (uint64_t{1} << kTagShift) - 1;
+
+uint64_t SlotOf(const void* node, uint64_t hash) {
+  return (hash >> kTagShift << kTagShift) | reinterpret_cast<uintptr_t>(node);
+}
+
+}  // namespace
+
+MemTable::MemTable(size_t max_value_bytes) : max_value_bytes_(std::min(max_value_bytes, kMaxValueBytes)) {
+  static_assert(sizeof(Node) == 16);
   static_assert(sizeof(Payload) == 24);
-  Node* head = new (head_storage_) Node(nullptr, 0, kMaxHeight);
-  for (int i = 0; i < kMaxHeight; ++i) new (&head->next()[i]) std::atomic<Node*>(nullptr);
-}
-
-MemTable::Node* MemTable::head() const {
-  return std::launder(reinterpret_cast<Node*>(const_cast<char*>(head_storage_)));
-}
-
-int MemTable::RandomHeight() {
-  // splitmix64: a full-period generator; its output bits are independent enough
-  // that two bits per level give the 1/4 branching.
-  uint64_t z = (rng_state_ += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  int height = 1;
-  while (height < kMaxHeight && (z & 3) == 0) {
-    ++height;
-    z >>= 2;
-  }
-  return height;
-}
-
-MemTable::Node* MemTable::FindGreaterOrEqual(Slice key, Node** prev) const {
-  Node* x = head();
-  int level = max_height_.load(std::memory_order_relaxed) - 1;
-  for (;;) {
-    Node* next = x->next()[level].load(std::memory_order_acquire);
-    if (next != nullptr && next->key() < key) {
-      x = next;
-    } else {
-      if (prev != nullptr) prev[level] = x;
-      if (level == 0) return next;
-      --level;
-    }
-  }
 }
 
 const MemTable::Payload* MemTable::NewPayload(MemEntryKind kind, MergeOp op, Slice first, Slice second) {
@@ -177,95 +149,91 @@ const MemTable::Payload* MemTable::NewPayload(MemEntryKind kind, MergeOp op, Sli
   return p;
 }
 
-Status MemTable::Install(Slice key, Node* found, Node* const* prev, const Payload* payload) {
+Status MemTable::Install(Slice key, uint64_t hash, Node* node, const Payload* payload) {
   if (payload == nullptr) return Status::Limit("out of memory for a memtable entry");
   // Not yet published, so this thread may still write it.
   auto* fresh = const_cast<Payload*>(payload);
   fresh->seq = last_seq_.load(std::memory_order_relaxed) + 1;
-  if (found != nullptr && found->key() == key) {
-    fresh->older = found->payload.load(std::memory_order_relaxed);
-    found->payload.store(payload, std::memory_order_release);
+  if (node != nullptr) {
+    fresh->older = node->payload.load(std::memory_order_relaxed);
+    node->payload.store(payload, std::memory_order_release);
     last_seq_.store(fresh->seq, std::memory_order_release);
     return Status::OK();
   }
-  const int height = RandomHeight();
-  char* mem = arena_.Allocate(Node::BytesFor(height, key.size()));
+  char* mem = arena_.Allocate(sizeof(Node) + key.size());
   if (mem == nullptr) return Status::Limit("out of memory for a memtable node");
-  Node* node = new (mem) Node(payload, static_cast<uint32_t>(key.size()), static_cast<uint32_t>(height));
-  std::memcpy(reinterpret_cast<char*>(node->next() + height), key.data(), key.size());
-  const int old_max = max_height_.load(std::memory_order_relaxed);
-  Node* preds[kMaxHeight];
-  for (int i = 0; i < height; ++i) preds[i] = i < old_max ? prev[i] : head();
-  // A concurrent reader that sees the new height before the new links finds
-  // nullptr at the head's upper levels and just descends: no ordering needed.
-  if (height > old_max) max_height_.store(height, std::memory_order_relaxed);
-  for (int i = 0; i < height; ++i) {
-    // Link bottom up; the node is fully written before the release store publishes it.
-    new (&node->next()[i]) std::atomic<Node*>(preds[i]->next()[i].load(std::memory_order_relaxed));
-    preds[i]->next()[i].store(node, std::memory_order_release);
+  Node* fresh_node = new (mem) Node(payload, static_cast<uint32_t>(key.size()));
+  std::memcpy(mem + sizeof(Node), key.data(), key.size());
+  if (reinterpret_cast<uintptr_t>(fresh_node) > kPointerMask) {
+    return Status::Unsupported("memtable node address above 2^48 (a 57-bit address space is not supported)");
   }
+  TIDEKV_RETURN_IF_ERROR(HashInsert(fresh_node, hash));
   entries_.fetch_add(1, std::memory_order_relaxed);
-  HashInsert(node);
   last_seq_.store(fresh->seq, std::memory_order_release);
   return Status::OK();
 }
 
-MemTable::Node* MemTable::HashFind(Slice key) const {
+MemTable::Node* MemTable::HashFind(Slice key, uint64_t hash) const {
   if (hash_slots_.empty()) return nullptr;
   const size_t mask = hash_slots_.size() - 1;
-  for (size_t i = HashKey(key) & mask;; i = (i + 1) & mask) {
-    Node* n = hash_slots_[i];
-    if (n == nullptr) return nullptr;
+  const uint64_t tag = hash >> kTagShift;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const uint64_t slot = hash_slots_[i];
+    if (slot == 0) return nullptr;
+    if ((slot >> kTagShift) != tag) continue;
+    Node* n = reinterpret_cast<Node*>(slot & kPointerMask);
     if (n->key() == key) return n;
   }
 }
 
-void MemTable::HashInsert(Node* node) {
+Status MemTable::HashInsert(Node* node, uint64_t hash) {
+  if (nodes_.size() == nodes_.capacity()) {
+    // Reserve ahead so that running out of memory shows here, before the
+    // node is linked anywhere, and not as an exception from push_back.
+    std::vector<Node*> grown;
+    const size_t want = nodes_.empty() ? 16 : 2 * nodes_.size();
+    grown.reserve(want);
+    grown.assign(nodes_.begin(), nodes_.end());
+    nodes_.swap(grown);
+  }
   if (2 * (hash_used_ + 1) > hash_slots_.size()) {
-    // Doubling rehashes every node once: amortized O(1) a write.
-    std::vector<Node*> old;
-    old.swap(hash_slots_);
-    hash_slots_.assign(old.empty() ? 32 : 2 * old.size(), nullptr);
-    hash_bytes_.store(hash_slots_.size() * sizeof(Node*), std::memory_order_relaxed);
-    hash_used_ = 0;
-    for (Node* n : old) {
-      if (n != nullptr) HashInsert(n);
+    // Doubling rehashes every node once: amortized O(1) a write. The hash is
+    // recomputed from the key (slots keep only 16 bits of it).
+    std::vector<uint64_t> slots(hash_slots_.empty() ? 16 : 2 * hash_slots_.size(), 0);
+    const size_t mask = slots.size() - 1;
+    for (const Node* n : nodes_) {
+      const uint64_t h = HashKey(n->key());
+      size_t i = h & mask;
+      while (slots[i] != 0) i = (i + 1) & mask;
+      slots[i] = SlotOf(n, h);
     }
+    hash_slots_.swap(slots);
   }
   const size_t mask = hash_slots_.size() - 1;
-  size_t i = HashKey(node->key()) & mask;
-  while (hash_slots_[i] != nullptr) i = (i + 1) & mask;
-  hash_slots_[i] = node;
+  size_t i = hash & mask;
+  while (hash_slots_[i] != 0) i = (i + 1) & mask;
+  hash_slots_[i] = SlotOf(node, hash);
   ++hash_used_;
+  nodes_.push_back(node);
+  index_bytes_.store((hash_slots_.size() + nodes_.capacity()) * sizeof(uint64_t), std::memory_order_relaxed);
+  return Status::OK();
 }
+
+void MemTable::Prefetch(uint64_t hash) const {
+  if (hash_slots_.empty()) return;
+  __builtin_prefetch(&hash_slots_[hash & (hash_slots_.size() - 1)]);
+}
+
+void MemTable::Prefetch(Slice key) const { Prefetch(HashKey(key)); }
 
 Status MemTable::Upsert(Slice key, const Payload* payload, std::optional<MemEntryKind>* previous) {
-  if (Node* node = HashFind(key)) {
-    // An overwrite: the node exists, so no skiplist walk is needed.
-    if (previous != nullptr) *previous = node->payload.load(std::memory_order_relaxed)->kind;
-    return Install(key, node, nullptr, payload);
-  }
-  Node* prev[kMaxHeight];
-  Node* found = FindGreaterOrEqual(key, prev);
+  const uint64_t hash = HashKey(key);
+  Node* node = HashFind(key, hash);
   if (previous != nullptr) {
     previous->reset();
-    if (found != nullptr && found->key() == key) *previous = found->payload.load(std::memory_order_relaxed)->kind;
+    if (node != nullptr) *previous = node->payload.load(std::memory_order_relaxed)->kind;
   }
-  return Install(key, found, prev, payload);
-}
-
-MemTable::Node* MemTable::FindLessThan(const Slice* key) const {
-  Node* x = head();
-  int level = max_height_.load(std::memory_order_relaxed) - 1;
-  for (;;) {
-    Node* next = x->next()[level].load(std::memory_order_acquire);
-    if (next != nullptr && (key == nullptr || next->key() < *key)) {
-      x = next;
-    } else {
-      if (level == 0) return x == head() ? nullptr : x;
-      --level;
-    }
-  }
+  return Install(key, hash, node, payload);
 }
 
 Status MemTable::CheckKey(Slice key) {
@@ -294,11 +262,9 @@ Status MemTable::Delete(Slice key, std::optional<MemEntryKind>* previous) {
 Status MemTable::Merge(Slice key, MergeOp op, Slice operand, MergeOutcome* outcome, Slice* resolved) {
   TIDEKV_RETURN_IF_ERROR(CheckKey(key));
   TIDEKV_RETURN_IF_ERROR(CheckOperand(op, operand));
-  Node* prev[kMaxHeight];
-  Node* found = FindGreaterOrEqual(key, prev);
-  const Payload* current =
-      found != nullptr && found->key() == key ? found->payload.load(std::memory_order_relaxed) : nullptr;
-
+  const uint64_t hash = HashKey(key);
+  Node* found = HashFind(key, hash);
+  const Payload* current = found != nullptr ? found->payload.load(std::memory_order_relaxed) : nullptr;
   const Payload* next = nullptr;
   if (current != nullptr && current->kind != MemEntryKind::kMerge) {
     // The value is known (a tombstone: absent), so the merge resolves now.
@@ -344,7 +310,7 @@ Status MemTable::Merge(Slice key, MergeOp op, Slice operand, MergeOutcome* outco
     next = NewPayload(MemEntryKind::kMerge, op, operand);
     *outcome = MergeOutcome::kStacked;
   }
-  TIDEKV_RETURN_IF_ERROR(Install(key, found, prev, next));
+  TIDEKV_RETURN_IF_ERROR(Install(key, hash, found, next));
   if (resolved != nullptr && *outcome == MergeOutcome::kResolved) *resolved = Slice(next->bytes(), next->size);
   return Status::OK();
 }
@@ -353,25 +319,132 @@ MemEntry MemTable::ToEntry(const Payload* p) {
   return MemEntry{p->kind, p->merge_op, Slice(p->bytes(), p->size)};
 }
 
-bool MemTable::GetLocked(Slice key, MemEntry* entry) const {
-  const Node* node = HashFind(key);
+bool MemTable::Get(Slice key, MemEntry* entry) const {
+  const Node* node = HashFind(key, HashKey(key));
   if (node == nullptr) return false;
   *entry = ToEntry(node->payload.load(std::memory_order_relaxed));
   return true;
 }
 
-bool MemTable::Get(Slice key, MemEntry* entry) const {
-  const Node* node = FindGreaterOrEqual(key, nullptr);
-  if (node == nullptr || node->key() != key) return false;
-  *entry = ToEntry(node->payload.load(std::memory_order_acquire));
-  return true;
+// ---- Sorted views ----
+
+namespace {
+
+using NodeList = std::vector<const MemTable::Node*>;
+
+}  // namespace
+
+// Sorts nodes by key. Comparing keys means reading nodes scattered over the
+// arena, so the sort runs on (8 key bytes, node) pairs: the 8 bytes after
+// the prefix every key here shares, big-endian, zero-padded. Pairs that tie
+// (keys equal there, or shorter) are ordered by their whole keys.
+static void SortNodes(NodeList* nodes) {
+  if (nodes->size() < 2) return;
+  size_t shared = (*nodes)[0]->key().size();
+  const Slice first = (*nodes)[0]->key();
+  for (const MemTable::Node* n : *nodes) {
+    const Slice k = n->key();
+    size_t i = 0;
+    const size_t limit = std::min(shared, k.size());
+    while (i < limit && k[i] == first[i]) ++i;
+    shared = i;
+    if (shared == 0) break;
+  }
+  struct Keyed {
+    uint64_t prefix;
+    const MemTable::Node* node;
+  };
+  std::vector<Keyed> keyed;
+  keyed.reserve(nodes->size());
+  for (const MemTable::Node* n : *nodes) {
+    const Slice k = n->key();
+    char word[8] = {};
+    if (k.size() > shared) std::memcpy(word, k.data() + shared, std::min<size_t>(8, k.size() - shared));
+    keyed.push_back(Keyed{__builtin_bswap64(LoadFixed64(word)), n});
+  }
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return KeyLess(a.node->key(), b.node->key());
+  });
+  for (size_t i = 0; i < keyed.size(); ++i) (*nodes)[i] = keyed[i].node;
+}
+
+// Adds sorted `more` (keys not in `into`) to sorted `into`: a binary search
+// per new node, then the runs between them copied whole. For a few new keys
+// and a long list this reads few keys, where a plain merge would read all.
+static NodeList MergeInto(const NodeList& into, const NodeList& more) {
+  NodeList out;
+  out.reserve(into.size() + more.size());
+  auto from = into.begin();
+  for (const MemTable::Node* n : more) {
+    auto at = std::lower_bound(from, into.end(), n,
+                               [](const MemTable::Node* a, const MemTable::Node* b) { return KeyLess(a->key(), b->key()); });
+    out.insert(out.end(), from, at);
+    out.push_back(n);
+    from = at;
+  }
+  out.insert(out.end(), from, into.end());
+  return out;
+}
+
+std::shared_ptr<const MemTable::SortedView> MemTable::View() const {
+  std::lock_guard<std::mutex> lock(view_mu_);
+  const size_t n = nodes_.size();
+  if (view_ != nullptr && view_->covered == n) return view_;
+  auto view = std::make_shared<SortedView>();
+  view->covered = n;
+  const size_t base_size = view_ != nullptr ? view_->base->size() : 0;
+  const size_t tail_size = view_ != nullptr ? view_->tail->size() : 0;
+  const size_t fresh = n - (view_ != nullptr ? view_->covered : 0);
+  // A tail up to an eighth of the base (and at least a few thousand keys)
+  // costs a scan little; past that, one full sort replaces both.
+  if (view_ == nullptr || tail_size + fresh > std::max<size_t>(4096, base_size / 8)) {
+    auto base = std::make_shared<NodeList>(nodes_.begin(), nodes_.begin() + static_cast<ptrdiff_t>(n));
+    SortNodes(base.get());
+    view->base = std::move(base);
+    view->tail = std::make_shared<NodeList>();
+  } else {
+    NodeList added(nodes_.begin() + static_cast<ptrdiff_t>(view_->covered), nodes_.begin() + static_cast<ptrdiff_t>(n));
+    SortNodes(&added);
+    view->base = view_->base;
+    view->tail = std::make_shared<NodeList>(MergeInto(*view_->tail, added));
+  }
+  view_bytes_.store((view->base->capacity() + view->tail->capacity()) * sizeof(Node*), std::memory_order_relaxed);
+  view_ = view;
+  return view_;
 }
 
 // ---- Iterator ----
 
+MemTable::Iterator::Iterator(const MemTable* table, uint64_t snapshot) : view_(table->View()), snapshot_(snapshot) {}
+
+MemTable::Iterator::~Iterator() = default;
+
+void MemTable::Iterator::Settle() {
+  const NodeList& base = *view_->base;
+  const NodeList& tail = *view_->tail;
+  const Node* b = b_ < base.size() ? base[b_] : nullptr;
+  const Node* t = t_ < tail.size() ? tail[t_] : nullptr;
+  if (b == nullptr || t == nullptr) {
+    node_ = b != nullptr ? b : t;
+  } else {
+    node_ = KeyLess(t->key(), b->key()) ? t : b;
+  }
+}
+
+void MemTable::Iterator::Advance() {
+  // Past the current node, in whichever array it came from.
+  const NodeList& base = *view_->base;
+  if (b_ < base.size() && base[b_] == node_) {
+    ++b_;
+  } else {
+    ++t_;
+  }
+}
+
 void MemTable::Iterator::Load() {
   // Nodes whose first entry came after the snapshot did not exist for it.
-  for (; node_ != nullptr; node_ = node_->next()[0].load(std::memory_order_acquire)) {
+  for (Settle(); node_ != nullptr; Advance(), Settle()) {
     const Payload* p = node_->payload.load(std::memory_order_acquire);
     while (p != nullptr && p->seq > snapshot_) p = p->older;
     if (p != nullptr) {
@@ -382,41 +455,66 @@ void MemTable::Iterator::Load() {
 }
 
 void MemTable::Iterator::SeekToFirst() {
-  node_ = table_->head()->next()[0].load(std::memory_order_acquire);
+  b_ = t_ = 0;
   Load();
 }
 
 void MemTable::Iterator::Seek(Slice target) {
-  node_ = table_->FindGreaterOrEqual(target, nullptr);
+  auto below = [](const Node* n, Slice k) { return KeyLess(n->key(), k); };
+  const NodeList& base = *view_->base;
+  const NodeList& tail = *view_->tail;
+  b_ = static_cast<size_t>(std::lower_bound(base.begin(), base.end(), target, below) - base.begin());
+  t_ = static_cast<size_t>(std::lower_bound(tail.begin(), tail.end(), target, below) - tail.begin());
   Load();
 }
 
-void MemTable::Iterator::LoadBackward() {
-  while (node_ != nullptr) {
+void MemTable::Iterator::Next() {
+  Advance();
+  Load();
+}
+
+void MemTable::Iterator::SeekBefore(Slice target) { LoadBefore(&target); }
+
+void MemTable::Iterator::SeekToLast() { LoadBefore(nullptr); }
+
+void MemTable::Iterator::LoadBefore(const Slice* limit) {
+  auto below = [](const Node* n, Slice k) { return KeyLess(n->key(), k); };
+  const NodeList& base = *view_->base;
+  const NodeList& tail = *view_->tail;
+  Slice target;
+  for (;;) {
+    // The last node < limit in each array (the last of all without one); the
+    // larger of the two is the answer. Positions are left so that Next
+    // continues after it.
+    size_t b = base.size(), t = tail.size();
+    if (limit != nullptr) {
+      b = static_cast<size_t>(std::lower_bound(base.begin(), base.end(), *limit, below) - base.begin());
+      t = static_cast<size_t>(std::lower_bound(tail.begin(), tail.end(), *limit, below) - tail.begin());
+    }
+    const Node* bn = b > 0 ? base[b - 1] : nullptr;
+    const Node* tn = t > 0 ? tail[t - 1] : nullptr;
+    if (bn == nullptr && tn == nullptr) {
+      node_ = nullptr;
+      return;
+    }
+    if (tn == nullptr || (bn != nullptr && KeyLess(tn->key(), bn->key()))) {
+      b_ = b - 1;
+      t_ = t;
+      node_ = bn;
+    } else {
+      b_ = b;
+      t_ = t - 1;
+      node_ = tn;
+    }
     const Payload* p = node_->payload.load(std::memory_order_acquire);
     while (p != nullptr && p->seq > snapshot_) p = p->older;
     if (p != nullptr) {
       entry_ = ToEntry(p);
       return;
     }
-    const Slice key = node_->key();
-    node_ = table_->FindLessThan(&key);
+    target = node_->key();  // not visible at the snapshot: the one before it
+    limit = &target;
   }
-}
-
-void MemTable::Iterator::SeekToLast() {
-  node_ = table_->FindLessThan(nullptr);
-  LoadBackward();
-}
-
-void MemTable::Iterator::SeekBefore(Slice target) {
-  node_ = table_->FindLessThan(&target);
-  LoadBackward();
-}
-
-void MemTable::Iterator::Next() {
-  node_ = node_->next()[0].load(std::memory_order_acquire);
-  Load();
 }
 
 Slice MemTable::Iterator::key() const { return node_->key(); }

@@ -1,15 +1,21 @@
-// MemTable: the LSM engine's in-memory write buffer. A skiplist ordered by
-// key (bytewise: memcmp, then the shorter key first) holding the newest entry
-// of each key: a value, a tombstone, or a merge operand not yet resolved
+// MemTable: the LSM engine's in-memory write buffer. One node per key
+// (bytewise order: memcmp, then the shorter key first) holding the newest
+// entry of the key: a value, a tombstone, or a merge operand not yet resolved
 // against a value.
+//
+// Writes do not sort. A write finds its key's node through a hash index, or
+// appends a new node; keys are put in order only when someone needs the
+// order: an iterator (a flush, a range scan) takes a sorted view of the
+// nodes, built on demand. A full view is a sort of (key prefix, node) pairs;
+// a view of a table that has grown since the last one sorts only the new
+// nodes into a small tail array beside the old base (rebuilding the base once
+// the tail passes an eighth of it), so scans between writes stay cheap. A
+// skiplist keeps order on every write instead, and its walk over a large
+// table (a cache miss per level) was half the cost of a random insert.
 //
 // Snapshots: each write gets a sequence number and its entry keeps a pointer
 // to the entry it replaced, so an iterator can read the table as it was at
 // an earlier sequence (a range scan's consistent view) while writes go on.
-//
-// Point lookups: a hash index from key to node serves the writer (an
-// overwrite finds its node without walking the skiplist) and GetLocked; the
-// skiplist is still what orders keys for iterators and flushes.
 //
 // Memory: every node and entry lives in an Arena (blocks of 1 MiB; an
 // allocation over a quarter block gets a block of its own) freed all at once
@@ -34,19 +40,20 @@
 // Two operators that cannot be combined (add then append), or adds whose
 // combined delta leaves int64, are refused with MergeOutcome::kNeedsBase.
 //
-// Threading: one writer at a time (the engine's lock serializes Put, Delete
-// and Merge). Readers (Get, iterators) may run concurrently with that writer
-// and with each other without a lock: nodes are published with release
-// stores and a key's entry is swapped by one atomic pointer, so a reader sees
-// either the old or the new entry, whole. A flush thread iterating an
-// immutable memtable while a new one takes writes needs nothing more.
-// Iterators stay valid across later writes (nodes are never moved or freed).
+// Threading: one writer at a time (the engine's lock serializes Put, Delete,
+// Merge, Get and the making of iterators). An iterator, once made, reads its
+// view without a lock while the writer goes on: nodes never move, and a key's
+// entry is swapped by one atomic pointer, so the iterator sees either the old
+// or the new entry, whole. Keys first written after the iterator was made are
+// not in its view. A flush thread iterating an immutable memtable while a new
+// one takes writes needs nothing more.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -112,14 +119,13 @@ enum class MergeOutcome : uint8_t {
 Status ResolveMerge(const Slice* base, MergeOp op, Slice operand, size_t max_value_bytes, std::string* out);
 
 class MemTable {
-  struct Node;     // a key and its tower of next pointers
   struct Payload;  // an entry's kind, merge operator and bytes
 
  public:
-  // seed: the skiplist's tower heights come from a PRNG seeded with it, so a
-  // memtable's shape (and ApproximateBytes) is reproducible. max_value_bytes
-  // is the engine's value limit (capped at kMaxValueBytes), also for appends.
-  explicit MemTable(uint64_t seed = 0x5EED, size_t max_value_bytes = kMaxValueBytes);
+  struct Node;  // a key and its newest entry (opaque)
+
+  // max_value_bytes is the engine's value limit (capped at kMaxValueBytes), also for appends.
+  explicit MemTable(size_t max_value_bytes = kMaxValueBytes);
   MemTable(const MemTable&) = delete;
   MemTable& operator=(const MemTable&) = delete;
 
@@ -138,16 +144,19 @@ class MemTable {
   // InvalidArgument unless key is 1..kMaxKeyBytes bytes (what every write checks).
   static Status CheckKey(Slice key);
 
-  // False when the memtable has no entry for key (the key may be in older tables).
+  // False when the memtable has no entry for key (the key may be in older
+  // tables). REQUIRES: not concurrent with a write.
   bool Get(Slice key, MemEntry* entry) const;
-  // The same through the hash index: O(1) instead of a skiplist walk.
-  // REQUIRES: not concurrent with a write (the engine's lock serializes both).
-  bool GetLocked(Slice key, MemEntry* entry) const;
+  // Starts bringing key's hash slot into the cache, for a Get or write soon
+  // after (batches prefetch a few keys ahead). A hint: no effect on results.
+  void Prefetch(Slice key) const;
+  void Prefetch(uint64_t key_hash) const;
 
-  // Arena bytes used, including superseded entries, and the hash index:
-  // compare with memtableBytes.
+  // Arena bytes used, including superseded entries, the hash index, the node
+  // list and the sorted views: compare with memtableBytes.
   size_t ApproximateBytes() const {
-    return arena_.UsedBytes() + hash_bytes_.load(std::memory_order_relaxed);
+    return arena_.UsedBytes() + index_bytes_.load(std::memory_order_relaxed) +
+           view_bytes_.load(std::memory_order_relaxed);
   }
   // Distinct keys (tombstones included).
   size_t entries() const { return entries_.load(std::memory_order_relaxed); }
@@ -156,12 +165,22 @@ class MemTable {
   // snapshot sees exactly the writes that completed before this call.
   uint64_t LastSequence() const { return last_seq_.load(std::memory_order_acquire); }
 
+  // Keys in order, sorted when this view was made: a base array and a
+  // small tail (disjoint keys; each sorted).
+  struct SortedView;
+
   // Walks keys in order, one entry each: the newest when it was positioned,
   // or with a snapshot, the newest whose write had sequence <= snapshot (keys
-  // first written after it are skipped). The table must outlive the iterator.
+  // first written after it are skipped). Sees the keys the table had when
+  // the iterator was made. REQUIRES: made while no write runs (it sorts the
+  // keys written since the last iterator); then usable beside the writer.
+  // The table must outlive the iterator.
   class Iterator {
    public:
-    explicit Iterator(const MemTable* table, uint64_t snapshot = UINT64_MAX) : table_(table), snapshot_(snapshot) {}
+    explicit Iterator(const MemTable* table, uint64_t snapshot = UINT64_MAX);
+    ~Iterator();
+    Iterator(const Iterator&) = delete;
+    Iterator& operator=(const Iterator&) = delete;
     void SeekToFirst();
     void Seek(Slice target);  // the first key >= target
     void SeekToLast();
@@ -176,49 +195,50 @@ class MemTable {
     const MemEntry& entry() const { return entry_; }
 
    private:
-    void Load();  // entry_ from node_, skipping forward past nodes the snapshot cannot see
-    void LoadBackward();  // the same, skipping backward
-    const MemTable* table_;
+    // node_ = the smaller of base[b_] and tail[t_] (nullptr past both ends).
+    void Settle();
+    void Advance();  // past node_
+    void Load();          // entry_ from node_, skipping forward past nodes the snapshot cannot see
+    // Positions on the last node < *limit (the last node: limit null) that
+    // the snapshot can see.
+    void LoadBefore(const Slice* limit);
+    std::shared_ptr<const SortedView> view_;
     uint64_t snapshot_;
+    size_t b_ = 0, t_ = 0;  // the next unread position in the base and the tail
     const Node* node_ = nullptr;
     MemEntry entry_{};
   };
 
  private:
-  static constexpr int kMaxHeight = 12;  // with branching 4: good to ~16M keys
-
-  int RandomHeight();
-  // The first node with key >= key (nullptr: none); when prev is not null,
-  // prev[i] = the last node before it at level i, for every level in use.
-  Node* FindGreaterOrEqual(Slice key, Node** prev) const;
-  // The last node with key < key (nullptr: none); the last node when key is null.
-  Node* FindLessThan(const Slice* key) const;
   // A payload of first followed by second (two parts: an append writes the
   // old value and the operand without a temporary). nullptr when out of memory.
   const Payload* NewPayload(MemEntryKind kind, MergeOp op, Slice first, Slice second = Slice());
-  // Points key's node at payload, linking a new node after prev when found is not key's.
-  Status Install(Slice key, Node* found, Node* const* prev, const Payload* payload);
+  // Points node at payload, or (node null) appends a new node for key.
+  Status Install(Slice key, uint64_t hash, Node* node, const Payload* payload);
   Status Upsert(Slice key, const Payload* payload, std::optional<MemEntryKind>* previous);
-  // The hash index over the nodes (key -> node), for the writer and GetLocked.
-  Node* HashFind(Slice key) const;
-  void HashInsert(Node* node);
+  // The hash index over the nodes (key -> node).
+  Node* HashFind(Slice key, uint64_t hash) const;
+  Status HashInsert(Node* node, uint64_t hash);
   static MemEntry ToEntry(const Payload* p);
-  Node* head() const;
+  // The view of every node so far (cached until the next new key).
+  std::shared_ptr<const SortedView> View() const;
 
   Arena arena_;
   const size_t max_value_bytes_;
-  uint64_t rng_state_;
-  std::atomic<int> max_height_{1};
   std::atomic<size_t> entries_{0};
   std::atomic<uint64_t> last_seq_{0};  // written by the writer after each publish
-  // Open addressing (linear probing) over node pointers, a power of two in
-  // size, at most half full. Writes and GetLocked only: iterators and Get
-  // walk the skiplist, so they never see the table resize.
-  std::vector<Node*> hash_slots_;
+  // Every node, in the order the keys first came.
+  std::vector<Node*> nodes_;
+  // Open addressing (linear probing), a power of two in size, at most half
+  // full. A slot holds a node pointer in its low 48 bits and 16 bits of the
+  // key's hash above them (0 = empty): a probe past another key's slot
+  // rarely needs to read that key. Writes and Get only.
+  std::vector<uint64_t> hash_slots_;
   size_t hash_used_ = 0;
-  std::atomic<size_t> hash_bytes_{0};
-  // The head node lives here rather than in the arena, so construction cannot fail.
-  alignas(8) char head_storage_[16 + kMaxHeight * 8];
+  std::atomic<size_t> index_bytes_{0};  // the slots and the node list
+  mutable std::mutex view_mu_;          // making views (a flush and a scan may both ask)
+  mutable std::shared_ptr<const SortedView> view_;
+  mutable std::atomic<size_t> view_bytes_{0};
 };
 
 }  // namespace tidekv::lsm

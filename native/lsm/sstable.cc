@@ -16,6 +16,9 @@ namespace {
 constexpr uint64_t kFooterBytes = 48;
 constexpr uint64_t kFooterMagic = 0x6c6274737376746bULL;  // "tkvsstbl" little-endian
 constexpr size_t kCrcBytes = 4;
+// Header args[1]: how data blocks are laid out (sstable.h).
+constexpr uint64_t kLayoutPlain = 0;
+constexpr uint64_t kLayoutRestarts = 1;
 // Bytes gathered before a write: tables are written sequentially in large
 // writes rather than a syscall per block.
 constexpr size_t kWriteBufferBytes = 1u << 20;
@@ -44,6 +47,7 @@ Status SSTableBuilder::Open(Env* env, const std::string& path, uint64_t file_num
   FileHeader header;
   header.type = FileType::kSSTable;
   header.args[0] = file_number;
+  header.args[1] = options.restart_interval > 0 ? kLayoutRestarts : kLayoutPlain;
   char encoded[kFileHeaderBytes];
   EncodeFileHeader(header, encoded);
   pending_.assign(encoded, sizeof encoded);
@@ -67,6 +71,10 @@ Status SSTableBuilder::Add(Slice key, EntryKind kind, Slice value) {
   }
   if (!IsValidEntryKind(static_cast<uint8_t>(kind))) return Status::InvalidArgument("sstable: bad entry kind");
   if (props_.entries == 0) props_.smallest.assign(key.data(), key.size());
+  if (options_.restart_interval > 0 && block_entries_ % options_.restart_interval == 0) {
+    restarts_.push_back(static_cast<uint32_t>(block_.size()));
+  }
+  ++block_entries_;
   PutVarint64(&block_, key.size());
   PutVarint64(&block_, value.size());
   block_.push_back(static_cast<char>(kind));
@@ -81,6 +89,12 @@ Status SSTableBuilder::Add(Slice key, EntryKind kind, Slice value) {
 
 Status SSTableBuilder::FlushBlock() {
   if (block_.empty()) return Status::OK();
+  if (options_.restart_interval > 0) {
+    for (uint32_t r : restarts_) PutFixed32(&block_, r);
+    PutFixed32(&block_, static_cast<uint32_t>(restarts_.size()));
+  }
+  restarts_.clear();
+  block_entries_ = 0;
   const uint64_t block_offset = offset_ + pending_.size();
   PutVarint64(&index_, last_key_.size());
   index_.append(last_key_);
@@ -179,6 +193,14 @@ inline const char* DecodeEntry(const char* p, const char* end, Slice* key, Entry
   return p + key_len + value_len;
 }
 
+// Bytes [at, at + 8) of key as a big-endian integer, zero-padded: two keys
+// that agree before `at` compare as their words do, unless the words tie.
+inline uint64_t WordAfter(Slice key, size_t at) {
+  char word[8] = {};
+  if (key.size() > at) std::memcpy(word, key.data() + at, std::min<size_t>(8, key.size() - at));
+  return __builtin_bswap64(LoadFixed64(word));
+}
+
 // Reads a varint-length-prefixed slice; nullptr on malformed input.
 const char* GetLengthPrefixed(const char* p, const char* end, Slice* out) {
   uint64_t n = 0;
@@ -203,6 +225,10 @@ Status SSTableReader::Open(Env* env, const std::string& path, std::unique_ptr<SS
   const char* base = r->map_->data();
   FileHeader header;
   TIDEKV_RETURN_IF_ERROR(DecodeFileHeader(Slice(base, kFileHeaderBytes), FileType::kSSTable, path, &header));
+  if (header.args[1] != kLayoutPlain && header.args[1] != kLayoutRestarts) {
+    return Status::Corruption(path + ": unknown sstable block layout " + std::to_string(header.args[1]));
+  }
+  r->block_layout_ = header.args[1];
   const char* footer = base + size - kFooterBytes;
   if (LoadFixed64(footer + 32) != kFooterMagic || LoadFixed32(footer + 40) != crc32c::Value(footer, 40) ||
       LoadFixed32(footer + 44) != 0) {
@@ -232,15 +258,23 @@ Status SSTableReader::Open(Env* env, const std::string& path, std::unique_ptr<SS
   Slice smallest;
   p = DecodeVarint64(p, end, &r->props_.entries);
   if (p != nullptr) p = GetLengthPrefixed(p, end, &smallest);
+  // Fence keys are copied into one buffer: a binary search over them then
+  // touches a few cache lines instead of a page of the mapping per step.
+  Slice previous_key;
   while (p != nullptr && p < end) {
     Fence f;
-    p = GetLengthPrefixed(p, end, &f.last_key);
+    Slice last_key;
+    p = GetLengthPrefixed(p, end, &last_key);
     if (p != nullptr) p = DecodeVarint64(p, end, &f.offset);
     if (p != nullptr) p = DecodeVarint64(p, end, &f.size);
     if (p == nullptr || !in_body(f.offset, f.size) || f.offset + f.size + kCrcBytes > filter_offset ||
-        (!r->fences_.empty() && !(r->fences_.back().last_key < f.last_key))) {
+        (!r->fences_.empty() && !KeyLess(previous_key, last_key)) || index_size > UINT32_MAX) {
       return Status::Corruption(path + ": sstable index block is malformed");
     }
+    previous_key = last_key;
+    f.key_offset = static_cast<uint32_t>(r->fence_keys_.size());
+    f.key_size = static_cast<uint32_t>(last_key.size());
+    r->fence_keys_.append(last_key.data(), last_key.size());
     r->fences_.push_back(f);
   }
   if (p == nullptr) return Status::Corruption(path + ": sstable index block is malformed");
@@ -248,7 +282,16 @@ Status SSTableReader::Open(Env* env, const std::string& path, std::unique_ptr<SS
   r->props_.file_bytes = size;
   r->props_.data_blocks = r->fences_.size();
   r->props_.smallest.assign(smallest.data(), smallest.size());
-  if (!r->fences_.empty()) r->props_.largest.assign(r->fences_.back().last_key.data(), r->fences_.back().last_key.size());
+  if (!r->fences_.empty()) {
+    const Slice smallest_fence = r->FenceKey(0), largest = r->FenceKey(r->fences_.size() - 1);
+    r->props_.largest.assign(largest.data(), largest.size());
+    // Sorted keys share what their first and last share.
+    size_t shared = 0;
+    while (shared < smallest_fence.size() && shared < largest.size() && smallest_fence[shared] == largest[shared]) ++shared;
+    r->fence_shared_ = shared;
+    r->fence_words_.reserve(r->fences_.size());
+    for (size_t i = 0; i < r->fences_.size(); ++i) r->fence_words_.push_back(WordAfter(r->FenceKey(i), shared));
+  }
   *out = std::move(r);
   return Status::OK();
 }
@@ -258,20 +301,93 @@ bool SSTableReader::MayContain(Slice key) const {
   return BloomMayContain(filter_, key);
 }
 
-size_t SSTableReader::FindBlock(Slice key) const {
-  auto it = std::lower_bound(fences_.begin(), fences_.end(), key,
-                             [](const Fence& f, Slice k) { return f.last_key < k; });
-  return static_cast<size_t>(it - fences_.begin());
+void SSTableReader::Prefetch(uint64_t key_hash) const { BloomPrefetch(filter_, key_hash); }
+
+bool SSTableReader::MayContainHash(uint64_t key_hash) const {
+  return filter_.empty() || BloomMayContainHash(filter_, key_hash);
 }
 
-Status SSTableReader::CheckBlock(size_t block, Slice* entries) const {
+void SSTableReader::PrefetchBlock(Slice key, const BlockCache* cache) const {
+  const size_t block = FindBlock(key);
+  if (block == fences_.size()) return;
+  const Slice cached = cache != nullptr ? cache->Peek(props_.file_number, block) : Slice();
+  const char* p = cached.data() != nullptr ? cached.data() : map_->data() + fences_[block].offset;
+  const size_t size = cached.data() != nullptr ? cached.size() : fences_[block].size;
+  // The trailer (restart count and offsets) and the middle restart's entry
+  // are what the search reads first.
+  __builtin_prefetch(p + size - 1);
+  if (size > 128) __builtin_prefetch(p + size - 65);
+  __builtin_prefetch(p + size / 2);
+}
+
+size_t SSTableReader::FindBlock(Slice key) const {
+  if (fences_.empty()) return 0;
+  // Below or above the prefix every fence key shares: before all blocks, or after.
+  const Slice shared = FenceKey(0).substr(0, fence_shared_);
+  const size_t n = std::min(key.size(), shared.size());
+  const int order = n == 0 ? 0 : std::memcmp(key.data(), shared.data(), n);
+  if (order < 0 || (order == 0 && key.size() < shared.size())) return 0;
+  if (order > 0) return fences_.size();
+  // The first fence >= key: words decide, and whole keys break ties.
+  const uint64_t word = WordAfter(key, fence_shared_);
+  const auto first = std::lower_bound(fence_words_.begin(), fence_words_.end(), word);
+  size_t lo = static_cast<size_t>(first - fence_words_.begin());
+  size_t hi = static_cast<size_t>(std::upper_bound(first, fence_words_.end(), word) - fence_words_.begin());
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (KeyLess(FenceKey(mid), key)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+Status SSTableReader::CheckBlock(size_t block, Slice* bytes) const {
   const Fence& f = fences_[block];
   const char* p = map_->data() + f.offset;
   if (LoadFixed32(p + f.size) != crc32c::Value(p, f.size)) {
     return Status::Corruption(path_ + ": sstable data block checksum mismatch at offset " + std::to_string(f.offset));
   }
-  *entries = Slice(p, f.size);
+  *bytes = Slice(p, f.size);
   return Status::OK();
+}
+
+Status SSTableReader::ParseBlock(Slice bytes, Block* block) const {
+  block->entries = bytes.data();
+  block->entries_size = bytes.size();
+  block->restarts = nullptr;
+  block->restart_count = 0;
+  if (block_layout_ == kLayoutPlain) return Status::OK();
+  if (bytes.size() < 4) return Status::Corruption(path_ + ": sstable data block has no restart count");
+  const uint32_t count = LoadFixed32(bytes.data() + bytes.size() - 4);
+  if (count > (bytes.size() - 4) / 4) return Status::Corruption(path_ + ": sstable data block restart count is malformed");
+  block->entries_size = bytes.size() - 4 - 4 * static_cast<size_t>(count);
+  block->restarts = bytes.data() + block->entries_size;
+  block->restart_count = count;
+  return Status::OK();
+}
+
+const char* SSTableReader::SeekInBlock(const Block& block, Slice key) const {
+  // The first restart whose key is > key; the search starts at the one before.
+  uint32_t lo = 0, hi = block.restart_count;
+  const char* const end = block.entries + block.entries_size;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    const uint32_t offset = LoadFixed32(block.restarts + 4 * static_cast<size_t>(mid));
+    if (offset >= block.entries_size) return nullptr;
+    Slice k, v;
+    EntryKind kind;
+    if (DecodeEntry(block.entries + offset, end, &k, &kind, &v) == nullptr) return nullptr;
+    if (CompareKeys(k, key) > 0) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  if (lo == 0) return block.entries;
+  return block.entries + LoadFixed32(block.restarts + 4 * static_cast<size_t>(lo - 1));
 }
 
 Status SSTableReader::VerifyBlocks() const {
@@ -292,23 +408,29 @@ Status SSTableReader::Find(Slice key, bool* found, EntryKind* kind, Slice* value
   if (!MayContain(key)) return Status::OK();
   const size_t block = FindBlock(key);
   if (block == fences_.size()) return Status::OK();
-  Slice entries;
-  const std::string* cached = cache != nullptr ? cache->Lookup(props_.file_number, block) : nullptr;
-  if (cached != nullptr) {
-    entries = *cached;
+  Slice bytes;
+  const Slice cached = cache != nullptr ? cache->Lookup(props_.file_number, block) : Slice();
+  if (cached.data() != nullptr) {
+    bytes = cached;
   } else {
-    TIDEKV_RETURN_IF_ERROR(CheckBlock(block, &entries));
+    TIDEKV_RETURN_IF_ERROR(CheckBlock(block, &bytes));
     if (cache != nullptr) {
-      if (const std::string* copy = cache->Insert(props_.file_number, block, entries)) entries = *copy;
+      if (const Slice copy = cache->Insert(props_.file_number, block, bytes); copy.data() != nullptr) bytes = copy;
     }
   }
-  // The key, if the table has it, is in this block (its last key is >= key).
-  for (const char* p = entries.data(); p < entries.data() + entries.size();) {
+  Block b;
+  TIDEKV_RETURN_IF_ERROR(ParseBlock(bytes, &b));
+  // The key, if the table has it, is in this block (its last key is >= key),
+  // at or after the last restart whose key is <= key.
+  const char* const end = b.entries + b.entries_size;
+  const char* p = SeekInBlock(b, key);
+  if (p == nullptr) return Status::Corruption(path_ + ": sstable restart offset is malformed");
+  while (p < end) {
     Slice k, v;
     EntryKind kd;
-    p = DecodeEntry(p, entries.data() + entries.size(), &k, &kd, &v);
+    p = DecodeEntry(p, end, &k, &kd, &v);
     if (p == nullptr) return Status::Corruption(path_ + ": sstable entry is malformed");
-    const int order = k.compare(key);
+    const int order = CompareKeys(k, key);
     if (order == 0) {
       *found = true;
       *kind = kd;
@@ -323,15 +445,24 @@ Status SSTableReader::Find(Slice key, bool* found, EntryKind* kind, Slice* value
 // ---------------------------------------------------------------------------
 // Iterator
 
-bool SSTableReader::Iterator::EnterBlock(size_t block) {
+bool SSTableReader::Iterator::EnterBlock(size_t block, const Slice* target) {
   valid_ = false;
   block_ = block;
   if (block >= table_->fences_.size()) return false;
-  Slice entries;
-  status_ = table_->CheckBlock(block, &entries);
+  Slice bytes;
+  status_ = table_->CheckBlock(block, &bytes);
+  Block b;
+  if (status_.ok()) status_ = table_->ParseBlock(bytes, &b);
   if (!status_.ok()) return false;
-  pos_ = entries.data();
-  end_ = entries.data() + entries.size();
+  pos_ = b.entries;
+  end_ = b.entries + b.entries_size;
+  if (target != nullptr) {
+    pos_ = table_->SeekInBlock(b, *target);
+    if (pos_ == nullptr) {
+      status_ = Status::Corruption(table_->path_ + ": sstable restart offset is malformed");
+      return false;
+    }
+  }
   return ParseEntry();
 }
 
@@ -354,8 +485,8 @@ void SSTableReader::Iterator::SeekToFirst() {
 
 void SSTableReader::Iterator::Seek(Slice target) {
   status_ = Status::OK();
-  if (!EnterBlock(table_->FindBlock(target))) return;
-  while (valid_ && key_ < target) Next();
+  if (!EnterBlock(table_->FindBlock(target), &target)) return;
+  while (valid_ && KeyLess(key_, target)) Next();
 }
 
 bool SSTableReader::Iterator::LastInBlockBefore(size_t block, const Slice* limit) {
@@ -365,7 +496,7 @@ bool SSTableReader::Iterator::LastInBlockBefore(size_t block, const Slice* limit
   const char* start = table_->map_->data() + table_->fences_[block].offset;
   const char* last_start = nullptr;
   while (valid_) {
-    if (limit != nullptr && !(key_ < *limit)) break;
+    if (limit != nullptr && !KeyLess(key_, *limit)) break;
     last_start = start;
     start = pos_;
     if (pos_ >= end_) break;

@@ -6,8 +6,12 @@
 // Layout (little-endian; docs/formats/sstable.md):
 //
 //   file header (64 bytes, type kSSTable, args[0] = file number)
-//   data blocks, each: entries, then CRC32C of the entries (u32)
+//   data blocks, each: entries, restart offsets (u32 each: where every
+//     restart_interval-th entry starts, the first at 0), their count (u32),
+//     then CRC32C of all that (u32)
 //     entry: varint key length, varint value length, kind (u8), key, value
+//   (args[1] of the header is the block layout: 1 = with restart offsets;
+//   0 = entries and CRC only, the layout of the first tables, still read)
 //   filter block: bloom filter bytes (bloom.h), then CRC32C (u32)
 //   index block: varint entry count, varint smallest-key length, smallest
 //     key, then per data block: varint last-key length, last key, varint
@@ -19,6 +23,10 @@
 // Keys compare bytewise (memcmp, then the shorter first), the order of
 // std::string_view. Within a table a key appears once: the newest entry of
 // the run the table was built from.
+//
+// A point read binary-searches the block index (fence keys, copied out of
+// the mapping at open) and then the block's restart offsets, and decodes at
+// most restart_interval entries after the last restart at or below its key.
 //
 // Every block's CRC is checked before its bytes are used: the footer, index
 // and filter when the table opens, a data block each time a read or an
@@ -53,6 +61,10 @@ bool IsValidEntryKind(uint8_t kind);
 struct SSTableOptions {
   uint32_t block_bytes = 4096;  // a data block is closed once it reaches this
   int bloom_bits_per_key = 10;  // 0 = no filter
+  // Entries between restart offsets (a point read decodes at most this many
+  // after its binary search). 0 = no restart offsets (block layout 0, kept to
+  // test that such tables are still read).
+  uint32_t restart_interval = 4;
 };
 
 struct SSTableProperties {
@@ -89,6 +101,8 @@ class SSTableBuilder {
   SSTableOptions options_;
   SSTableProperties props_;
   std::string block_;         // the data block being filled
+  std::vector<uint32_t> restarts_;  // of block_
+  uint32_t block_entries_ = 0;
   std::string last_key_;      // of the previous Add
   std::string index_;         // per-block fence entries
   std::vector<std::string> filter_keys_;  // hashed into the filter at Finish
@@ -106,6 +120,13 @@ class SSTableReader {
   const std::string& path() const { return path_; }
   // False when the filter proves the key absent.
   bool MayContain(Slice key) const;
+  // Starts loading what a lookup of the key with this HashKey reads first
+  // (its filter block). A hint for batched lookups.
+  void Prefetch(uint64_t key_hash) const;
+  bool MayContainHash(uint64_t key_hash) const;
+  // Starts loading the data block a lookup of key would search (from the
+  // cache when it holds the block, else from the mapping). A hint.
+  void PrefetchBlock(Slice key, const BlockCache* cache) const;
   // Checks the CRC of every data block (the footer, index and filter were
   // checked by Open): O(file), a sequential read of the mapping.
   Status VerifyBlocks() const;
@@ -133,7 +154,9 @@ class SSTableReader {
     const Status& status() const { return status_; }
 
    private:
-    bool EnterBlock(size_t block);
+    // Positions on the first entry of `block`, or (with target) on the first
+    // entry with key >= target, found through the restart offsets.
+    bool EnterBlock(size_t block, const Slice* target = nullptr);
     bool ParseEntry();
     // Positions on the last entry of `block` whose key is < limit (any key
     // when limit is null); false when the block has none.
@@ -151,20 +174,47 @@ class SSTableReader {
 
  private:
   struct Fence {
-    Slice last_key;
+    uint32_t key_offset = 0;  // of the block's last key, in fence_keys_
+    uint32_t key_size = 0;
     uint64_t offset = 0;
-    uint64_t size = 0;
+    uint64_t size = 0;  // the block without its CRC
+  };
+  // A data block's parts: the entries and, in layout 1, the restart offsets
+  // (each checked to lie inside the entries before it is used).
+  struct Block {
+    const char* entries = nullptr;
+    size_t entries_size = 0;
+    const char* restarts = nullptr;  // u32 each
+    uint32_t restart_count = 0;
   };
   SSTableReader() = default;
+  Slice FenceKey(size_t block) const {
+    return Slice(fence_keys_.data() + fences_[block].key_offset, fences_[block].key_size);
+  }
   // The first block whose last key is >= key (fences_.size() when none).
   size_t FindBlock(Slice key) const;
-  Status CheckBlock(size_t block, Slice* entries) const;
+  // The block's bytes, its CRC checked.
+  Status CheckBlock(size_t block, Slice* bytes) const;
+  // Splits a checked block into its parts: Corruption when its restart
+  // trailer does not fit.
+  Status ParseBlock(Slice bytes, Block* block) const;
+  // Where a search for key within the block starts: the last restart whose
+  // key is <= key (the block's start when none); nullptr when a restart
+  // offset or the entry there is malformed.
+  const char* SeekInBlock(const Block& block, Slice key) const;
 
   std::string path_;
   std::unique_ptr<File> file_;
   std::unique_ptr<MappedRegion> map_;
   SSTableProperties props_;
+  uint64_t block_layout_ = 0;
   std::vector<Fence> fences_;
+  std::string fence_keys_;  // every block's last key, back to back
+  // FindBlock searches these first: per block, the 8 bytes of its last key
+  // after the prefix all of them share (big-endian, zero-padded), so most
+  // steps compare two integers in one small array.
+  size_t fence_shared_ = 0;
+  std::vector<uint64_t> fence_words_;
   Slice filter_;
 };
 

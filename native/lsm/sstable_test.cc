@@ -4,6 +4,7 @@
 #include <random>
 #include <string>
 
+#include "common/crc32c.h"
 #include "common/env_mem.h"
 #include "common/testing.h"
 
@@ -50,14 +51,19 @@ Status Build(Env* env, const std::string& path, const Model& model, const SSTabl
   return builder.Finish(props);
 }
 
+// Each block size with each restart interval (0: the layout without restart
+// offsets, which must stay readable), so that keys sit first, last and between
+// restarts, and blocks hold one entry or hundreds.
 TEST(SSTable, EveryEntryReadsBackByGetAndInOrder) {
   std::mt19937_64 rng(testing::TestSeed() + 31);
-  for (uint32_t block_bytes : {64u, 512u, 4096u, 65536u}) {
+  for (uint32_t block_bytes : {64u, 512u, 4096u, 65536u})
+  for (uint32_t restart_interval : {0u, 1u, 4u, 16u}) {
     MemEnv env;
     ASSERT_OK(env.CreateDir("/t"));
     const Model model = RandomModel(rng, 3000);
     SSTableOptions options;
     options.block_bytes = block_bytes;
+    options.restart_interval = restart_interval;
     SSTableProperties props;
     ASSERT_OK(Build(&env, "/t/1.sst", model, options, &props));
     EXPECT_EQ(props.entries, uint64_t{model.size()});
@@ -78,6 +84,12 @@ TEST(SSTable, EveryEntryReadsBackByGetAndInOrder) {
       ASSERT_TRUE(found);
       EXPECT_TRUE(kind == e.kind);
       EXPECT_EQ(value, e.value);
+      // Just before and just after the key: absent unless the model has them.
+      for (const std::string& near : {k + std::string(1, '\0'), k.substr(0, k.size() - 1)}) {
+        if (near.empty() || model.count(near) != 0) continue;
+        ASSERT_OK(table->Get(near, &found, &kind, &value));
+        ASSERT_FALSE(found);
+      }
     }
     SSTableReader::Iterator it(table.get());
     auto want = model.begin();
@@ -93,11 +105,13 @@ TEST(SSTable, EveryEntryReadsBackByGetAndInOrder) {
 
 TEST(SSTable, SeekLandsOnTheFirstKeyAtOrAfterTheTarget) {
   std::mt19937_64 rng(testing::TestSeed() + 32);
+  for (uint32_t restart_interval : {0u, 1u, 3u, 16u}) {
   MemEnv env;
   ASSERT_OK(env.CreateDir("/t"));
   const Model model = RandomModel(rng, 2000);
   SSTableOptions options;
-  options.block_bytes = 256;
+  options.block_bytes = restart_interval == 16 ? 4096 : 256;
+  options.restart_interval = restart_interval;
   ASSERT_OK(Build(&env, "/t/1.sst", model, options, nullptr));
   std::unique_ptr<SSTableReader> table;
   ASSERT_OK(SSTableReader::Open(&env, "/t/1.sst", &table));
@@ -117,6 +131,7 @@ TEST(SSTable, SeekLandsOnTheFirstKeyAtOrAfterTheTarget) {
   }
   it.Seek(std::string(1000, '\xff'));
   EXPECT_FALSE(it.Valid());
+  }
 }
 
 TEST(SSTable, AbsentKeysAreNotFoundAndMostAreRejectedByTheFilter) {
@@ -223,6 +238,64 @@ TEST(SSTable, DamageIsReportedAsCorruption) {
     f.reset();
     std::unique_ptr<SSTableReader> table;
     EXPECT_STATUS(SSTableReader::Open(&env, "/t/short.sst", &table), kCorruption);
+  }
+}
+
+// A block whose CRC matches but whose restart trailer is wrong (a bug in a
+// writer, or a crafted file) is Corruption on the read, never a read outside
+// the block.
+TEST(SSTable, AMalformedRestartTrailerIsCorruption) {
+  MemEnv env;
+  ASSERT_OK(env.CreateDir("/t"));
+  Model model;
+  for (int i = 0; i < 40; ++i) model["key" + std::to_string(100 + i)] = Entry{EntryKind::kValue, "v"};
+  SSTableOptions options;
+  options.block_bytes = 1u << 20;  // one block: [header, filter offset - CRC)
+  ASSERT_OK(Build(&env, "/t/good.sst", model, options, nullptr));
+  std::string good;
+  ASSERT_OK(env.ReadAll("/t/good.sst", &good));
+  const size_t filter_offset = LoadFixed64(good.data() + good.size() - 48 + 16);
+  const size_t block_end = filter_offset - 4;  // where the block's CRC is
+  const uint32_t count = LoadFixed32(good.data() + block_end - 4);
+  ASSERT_EQ(count, uint32_t{10});  // 40 entries, a restart every 4
+  const size_t restarts = block_end - 4 - 4 * count;
+  // Each damage, written with a CRC that matches it.
+  const std::vector<std::pair<size_t, uint32_t>> damages = {
+      {block_end - 4, 0xFFFFFFF0u},           // a count larger than the block
+      {block_end - 4, (block_end - 64) / 4},  // a count that takes the whole block
+      {restarts + 4 * 5, 0x7FFFFFFFu},        // an offset past the entries
+      {restarts + 4 * 5, uint32_t(restarts - 64)},  // an offset at the trailer itself
+      {restarts + 4 * 5, 1},                  // an offset inside an entry
+  };
+  for (const auto& [at, value] : damages) {
+    std::string bad = good;
+    StoreFixed32(&bad[at], value);
+    StoreFixed32(&bad[block_end], crc32c::Value(bad.data() + 64, block_end - 64));
+    {
+      std::unique_ptr<File> f;
+      ASSERT_OK(env.OpenFile("/t/bad.sst", OpenMode::kCreateTruncate, &f));
+      ASSERT_OK(f->WriteAt(0, bad));
+    }
+    std::unique_ptr<SSTableReader> table;
+    ASSERT_OK(SSTableReader::Open(&env, "/t/bad.sst", &table));
+    ASSERT_OK(table->VerifyBlocks());  // the CRC matches: only parsing can tell
+    bool any_corruption = false;
+    for (const auto& [k, e] : model) {
+      bool found = false;
+      EntryKind kind;
+      std::string v;
+      Status s = table->Get(k, &found, &kind, &v);
+      if (!s.ok()) {
+        EXPECT_STATUS(s, kCorruption);
+        any_corruption = true;
+      } else if (found) {
+        EXPECT_EQ(v, e.value);
+      }
+      SSTableReader::Iterator it(table.get());
+      it.Seek(k);
+      if (!it.status().ok()) EXPECT_STATUS(it.status(), kCorruption);
+    }
+    EXPECT_TRUE(any_corruption);
   }
 }
 
