@@ -14,6 +14,13 @@
 // bloom-filtered lookup in the older runs does), which keeps an exact count
 // of live keys and lets a delete of an absent key write nothing.
 //
+// Batches (GetMany, and puts and deletes in ApplyBatch) look a few keys
+// ahead and prefetch what those lookups will read first: the memtables' hash
+// slots and each run's filter block, then (GetMany, using the lines the
+// first stage loaded) the trailer of the data block the lookup will search.
+// A lookup is a chain of dependent cache misses; overlapping the chains of
+// several keys hides part of that wait.
+//
 // Durability is by checkpoint only (the contract of every engine): there is
 // no write-ahead log. A checkpoint freezes the active memtable, waits for
 // the flush thread to write every frozen memtable up to the cut, and writes
@@ -113,6 +120,8 @@ class LsmEngine final : public Engine {
   // a later key while this one is served, so they overlap.
   static constexpr size_t kPrefetchDistance = 8;
   void PrefetchLocked(Slice key) const;
+  // Prefetches the trailer of the data block a lookup of key will search
+  // (nothing when the memtables hold the key or no filter admits it).
   void PrefetchBlockLocked(Slice key) const;
   // Whether a key just written was live before: what the memtable replaced,
   // or (when it held no entry) what the older runs say.
