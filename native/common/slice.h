@@ -48,6 +48,24 @@ inline int CompareKeys(Slice a, Slice b) {
 }
 inline bool KeyLess(Slice a, Slice b) { return CompareKeys(a, b) < 0; }
 
+// The length of the prefix a and b share.
+inline size_t SharedPrefixLength(Slice a, Slice b) {
+  const size_t n = a.size() < b.size() ? a.size() : b.size();
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+// Bytes [at, at + 8) of key as a big-endian integer, zero-padded. Two keys
+// that agree before `at` compare as their words do, unless the words tie
+// (then their whole keys decide): sorts and searches compare these integers
+// instead of reading keys.
+inline uint64_t KeyWordAt(Slice key, size_t at) {
+  char word[8] = {};
+  if (key.size() > at) std::memcpy(word, key.data() + at, key.size() - at < 8 ? key.size() - at : 8);
+  return __builtin_bswap64(LoadFixed64(word));
+}
+
 inline void PutFixed32(std::string* dst, uint32_t v) { char b[4]; StoreFixed32(b, v); dst->append(b, 4); }
 inline void PutFixed64(std::string* dst, uint64_t v) { char b[8]; StoreFixed64(b, v); dst->append(b, 8); }
 

@@ -340,14 +340,10 @@ using NodeList = std::vector<const MemTable::Node*>;
 // (keys equal there, or shorter) are ordered by their whole keys.
 static void SortNodes(NodeList* nodes) {
   if (nodes->size() < 2) return;
-  size_t shared = (*nodes)[0]->key().size();
   const Slice first = (*nodes)[0]->key();
+  size_t shared = first.size();
   for (const MemTable::Node* n : *nodes) {
-    const Slice k = n->key();
-    size_t i = 0;
-    const size_t limit = std::min(shared, k.size());
-    while (i < limit && k[i] == first[i]) ++i;
-    shared = i;
+    shared = SharedPrefixLength(first.substr(0, shared), n->key());
     if (shared == 0) break;
   }
   struct Keyed {
@@ -357,10 +353,7 @@ static void SortNodes(NodeList* nodes) {
   std::vector<Keyed> keyed;
   keyed.reserve(nodes->size());
   for (const MemTable::Node* n : *nodes) {
-    const Slice k = n->key();
-    char word[8] = {};
-    if (k.size() > shared) std::memcpy(word, k.data() + shared, std::min<size_t>(8, k.size() - shared));
-    keyed.push_back(Keyed{__builtin_bswap64(LoadFixed64(word)), n});
+    keyed.push_back(Keyed{KeyWordAt(n->key(), shared), n});
   }
   std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
     if (a.prefix != b.prefix) return a.prefix < b.prefix;

@@ -193,14 +193,6 @@ inline const char* DecodeEntry(const char* p, const char* end, Slice* key, Entry
   return p + key_len + value_len;
 }
 
-// Bytes [at, at + 8) of key as a big-endian integer, zero-padded: two keys
-// that agree before `at` compare as their words do, unless the words tie.
-inline uint64_t WordAfter(Slice key, size_t at) {
-  char word[8] = {};
-  if (key.size() > at) std::memcpy(word, key.data() + at, std::min<size_t>(8, key.size() - at));
-  return __builtin_bswap64(LoadFixed64(word));
-}
-
 // Reads a varint-length-prefixed slice; nullptr on malformed input.
 const char* GetLengthPrefixed(const char* p, const char* end, Slice* out) {
   uint64_t n = 0;
@@ -286,11 +278,10 @@ Status SSTableReader::Open(Env* env, const std::string& path, std::unique_ptr<SS
     const Slice smallest_fence = r->FenceKey(0), largest = r->FenceKey(r->fences_.size() - 1);
     r->props_.largest.assign(largest.data(), largest.size());
     // Sorted keys share what their first and last share.
-    size_t shared = 0;
-    while (shared < smallest_fence.size() && shared < largest.size() && smallest_fence[shared] == largest[shared]) ++shared;
+    const size_t shared = SharedPrefixLength(smallest_fence, largest);
     r->fence_shared_ = shared;
     r->fence_words_.reserve(r->fences_.size());
-    for (size_t i = 0; i < r->fences_.size(); ++i) r->fence_words_.push_back(WordAfter(r->FenceKey(i), shared));
+    for (size_t i = 0; i < r->fences_.size(); ++i) r->fence_words_.push_back(KeyWordAt(r->FenceKey(i), shared));
   }
   *out = std::move(r);
   return Status::OK();
@@ -329,7 +320,7 @@ size_t SSTableReader::FindBlock(Slice key) const {
   if (order < 0 || (order == 0 && key.size() < shared.size())) return 0;
   if (order > 0) return fences_.size();
   // The first fence >= key: words decide, and whole keys break ties.
-  const uint64_t word = WordAfter(key, fence_shared_);
+  const uint64_t word = KeyWordAt(key, fence_shared_);
   const auto first = std::lower_bound(fence_words_.begin(), fence_words_.end(), word);
   size_t lo = static_cast<size_t>(first - fence_words_.begin());
   size_t hi = static_cast<size_t>(std::upper_bound(first, fence_words_.end(), word) - fence_words_.begin());
