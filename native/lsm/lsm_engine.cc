@@ -134,10 +134,10 @@ Status LsmEngine::CheckOpen() const {
 // ---------------------------------------------------------------------------
 // Reads
 
-Status LsmEngine::LookupOlderLocked(Slice key, KeyState* state, Slice* value) {
+Status LsmEngine::LookupOlderLocked(Slice key, uint64_t hash, KeyState* state, Slice* value) {
   for (auto it = frozen_.rbegin(); it != frozen_.rend(); ++it) {
     MemEntry e;
-    if ((*it)->mem != nullptr && (*it)->mem->Get(key, &e)) {
+    if ((*it)->mem != nullptr && (*it)->mem->Get(key, hash, &e)) {
       *value = e.bytes;
       *state = e.kind == MemEntryKind::kValue ? KeyState::kValue : KeyState::kTombstone;
       return Status::OK();
@@ -151,7 +151,7 @@ Status LsmEngine::LookupOlderLocked(Slice key, KeyState* state, Slice* value) {
       EntryKind kind = EntryKind::kValue;
       // A damaged block names its file. *value may view the cache: callers
       // use it before the next lookup.
-      TIDEKV_RETURN_IF_ERROR(t->reader->Find(key, &found, &kind, value, block_cache_.get()));
+      TIDEKV_RETURN_IF_ERROR(t->reader->Find(key, hash, &found, &kind, value, block_cache_.get()));
       if (!found) continue;
       *state = kind == EntryKind::kValue ? KeyState::kValue : KeyState::kTombstone;
       return Status::OK();
@@ -161,19 +161,19 @@ Status LsmEngine::LookupOlderLocked(Slice key, KeyState* state, Slice* value) {
   return Status::OK();
 }
 
-Status LsmEngine::LookupLocked(Slice key, KeyState* state, Slice* value) {
+Status LsmEngine::LookupLocked(Slice key, uint64_t hash, KeyState* state, Slice* value) {
   MemEntry e;
-  if (mem_->Get(key, &e)) {
+  if (mem_->Get(key, hash, &e)) {
     *value = e.bytes;
     *state = e.kind == MemEntryKind::kValue ? KeyState::kValue : KeyState::kTombstone;
     return Status::OK();
   }
-  return LookupOlderLocked(key, state, value);
+  return LookupOlderLocked(key, hash, state, value);
 }
 
-Status LsmEngine::IsLiveLocked(Slice key, bool* live, Slice* value) {
+Status LsmEngine::IsLiveLocked(Slice key, uint64_t hash, bool* live, Slice* value) {
   KeyState state = KeyState::kAbsent;
-  TIDEKV_RETURN_IF_ERROR(LookupLocked(key, &state, value));
+  TIDEKV_RETURN_IF_ERROR(LookupLocked(key, hash, &state, value));
   *live = state == KeyState::kValue;
   return Status::OK();
 }
@@ -183,15 +183,14 @@ Status LsmEngine::Get(Slice key, char* dst, size_t dst_capacity, size_t* value_b
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
   Slice value;
   bool live = false;
-  TIDEKV_RETURN_IF_ERROR(IsLiveLocked(key, &live, &value));
+  TIDEKV_RETURN_IF_ERROR(IsLiveLocked(key, HashKey(key), &live, &value));
   if (!live) return Status::NotFound("");
   *value_bytes = value.size();
   if (value.size() <= dst_capacity && !value.empty()) std::memcpy(dst, value.data(), value.size());
   return Status::OK();
 }
 
-void LsmEngine::PrefetchLocked(Slice key) const {
-  const uint64_t hash = HashKey(key);
+void LsmEngine::PrefetchLocked(Slice key, uint64_t hash) const {
   mem_->Prefetch(hash);
   for (const auto& f : frozen_) {
     if (f->mem != nullptr) f->mem->Prefetch(hash);
@@ -203,14 +202,13 @@ void LsmEngine::PrefetchLocked(Slice key) const {
   }
 }
 
-void LsmEngine::PrefetchBlockLocked(Slice key) const {
+void LsmEngine::PrefetchBlockLocked(Slice key, uint64_t hash) const {
   // The lookup up to its block, without reading the block: what the filter
   // blocks prefetched earlier say decides which table's block to load.
-  const uint64_t hash = HashKey(key);
   MemEntry e;
-  if (mem_->Get(key, &e)) return;
+  if (mem_->Get(key, hash, &e)) return;
   for (const auto& f : frozen_) {
-    if (f->mem != nullptr && f->mem->Get(key, &e)) return;
+    if (f->mem != nullptr && f->mem->Get(key, hash, &e)) return;
   }
   for (const auto& level : version_->levels) {
     for (const Run& run : level) {
@@ -226,16 +224,24 @@ Status LsmEngine::GetMany(const Slice* keys, size_t n, GetManySink* sink) {
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
   // Two stages ahead of the lookup: the first cache lines of key i + 2d, the
-  // data block of key i + d (found through lines loaded d keys ago).
+  // data block of key i + d (found through lines loaded d keys ago). Each
+  // key's hash is computed once, by the first stage, and kept for the rest.
   constexpr size_t d = kPrefetchDistance;
-  for (size_t i = 0; i < std::min(n, 2 * d); ++i) PrefetchLocked(keys[i]);
-  for (size_t i = 0; i < std::min(n, d); ++i) PrefetchBlockLocked(keys[i]);
+  constexpr size_t kRing = 32;  // a power of two above 2d: the keys in flight
+  static_assert(kRing > 2 * d && (kRing & (kRing - 1)) == 0);
+  uint64_t hashes[kRing];
+  auto first_stage = [&](size_t k) {
+    hashes[k % kRing] = HashKey(keys[k]);
+    PrefetchLocked(keys[k], hashes[k % kRing]);
+  };
+  for (size_t i = 0; i < std::min(n, 2 * d); ++i) first_stage(i);
+  for (size_t i = 0; i < std::min(n, d); ++i) PrefetchBlockLocked(keys[i], hashes[i % kRing]);
   for (size_t i = 0; i < n; ++i) {
-    if (i + 2 * d < n) PrefetchLocked(keys[i + 2 * d]);
-    if (i + d < n) PrefetchBlockLocked(keys[i + d]);
+    if (i + 2 * d < n) first_stage(i + 2 * d);
+    if (i + d < n) PrefetchBlockLocked(keys[i + d], hashes[(i + d) % kRing]);
     Slice value;
     bool live = false;
-    TIDEKV_RETURN_IF_ERROR(IsLiveLocked(keys[i], &live, &value));
+    TIDEKV_RETURN_IF_ERROR(IsLiveLocked(keys[i], hashes[i % kRing], &live, &value));
     if (!sink->OnResult(i, live ? &value : nullptr)) break;
   }
   return Status::OK();
@@ -245,7 +251,7 @@ Status LsmEngine::Has(Slice key, bool* found) {
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
   Slice value;
-  return IsLiveLocked(key, found, &value);
+  return IsLiveLocked(key, HashKey(key), found, &value);
 }
 
 // ---------------------------------------------------------------------------
@@ -258,7 +264,7 @@ Status LsmEngine::WasLive(std::optional<MemEntryKind> previous, Slice key, bool*
   }
   Slice ignored;
   KeyState state = KeyState::kAbsent;
-  TIDEKV_RETURN_IF_ERROR(LookupOlderLocked(key, &state, &ignored));
+  TIDEKV_RETURN_IF_ERROR(LookupOlderLocked(key, HashKey(key), &state, &ignored));
   *live = state == KeyState::kValue;
   return Status::OK();
 }
@@ -284,7 +290,7 @@ Status LsmEngine::Delete(Slice key, bool* existed) {
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
   Slice value;
-  TIDEKV_RETURN_IF_ERROR(IsLiveLocked(key, existed, &value));
+  TIDEKV_RETURN_IF_ERROR(IsLiveLocked(key, HashKey(key), existed, &value));
   // Nothing to shadow: an absent key needs no tombstone.
   if (!*existed) return Status::OK();
   TIDEKV_RETURN_IF_ERROR(mem_->Delete(key));
@@ -298,7 +304,7 @@ Status LsmEngine::Merge(Slice key, MergeOp op, Slice operand, int64_t* int_resul
   TIDEKV_RETURN_IF_ERROR(MemTable::CheckKey(key));  // before the lookup, which would take any bytes
   Slice current;
   bool live = false;
-  TIDEKV_RETURN_IF_ERROR(IsLiveLocked(key, &live, &current));
+  TIDEKV_RETURN_IF_ERROR(IsLiveLocked(key, HashKey(key), &live, &current));
   TIDEKV_RETURN_IF_ERROR(ResolveMerge(live ? &current : nullptr, op, operand, kMaxValueBytes, &merge_scratch_));
   TIDEKV_RETURN_IF_ERROR(mem_->Put(key, merge_scratch_));
   if (!live) ++live_keys_;
@@ -329,9 +335,10 @@ Status LsmEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results) {
     // checked above), so they are applied in order as they come: no state to
     // stage. Only running out of memory can stop the batch part-way.
     size_t bytes = 0;
-    for (size_t i = 0; i < std::min(batch.size(), kPrefetchDistance); ++i) PrefetchLocked(batch.op(i).key);
+    auto prefetch = [&](size_t k) { PrefetchLocked(batch.op(k).key, HashKey(batch.op(k).key)); };
+    for (size_t i = 0; i < std::min(batch.size(), kPrefetchDistance); ++i) prefetch(i);
     for (size_t i = 0; i < batch.size(); ++i) {
-      if (i + kPrefetchDistance < batch.size()) PrefetchLocked(batch.op(i + kPrefetchDistance).key);
+      if (i + kPrefetchDistance < batch.size()) prefetch(i + kPrefetchDistance);
       const WriteBatch::Op op = batch.op(i);
       std::optional<MemEntryKind> previous;
       Status s;
@@ -343,7 +350,7 @@ Status LsmEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results) {
         bytes += op.key.size() + op.value.size();
       } else {
         Slice ignored;
-        s = IsLiveLocked(op.key, &was_live, &ignored);
+        s = IsLiveLocked(op.key, HashKey(op.key), &was_live, &ignored);
         if (s.ok() && was_live) {
           s = mem_->Delete(op.key);
           if (s.ok()) --live_keys_;
@@ -383,7 +390,7 @@ Status LsmEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results) {
     Final& f = it->second;
     if (inserted) {
       Slice current;
-      TIDEKV_RETURN_IF_ERROR(IsLiveLocked(op.key, &f.was_live, &current));
+      TIDEKV_RETURN_IF_ERROR(IsLiveLocked(op.key, HashKey(op.key), &f.was_live, &current));
       f.live = f.was_live;
       if (f.live && op.type == BatchOpType::kMerge) f.value.assign(current.data(), current.size());
       order.push_back(k);

@@ -109,20 +109,21 @@ class LsmEngine final : public Engine {
 
   // ---- foreground (lsm_engine.cc) ----
   Status CheckOpen() const;
-  // *value views memory that lives while mu_ is held. Corruption when a
-  // table block on the way fails its CRC.
-  Status LookupLocked(Slice key, KeyState* state, Slice* value);
+  // hash is HashKey(key), computed once by the caller for every memtable
+  // and filter on the way. *value views memory that lives while mu_ is held.
+  // Corruption when a table block on the way fails its CRC.
+  Status LookupLocked(Slice key, uint64_t hash, KeyState* state, Slice* value);
   // Below the active memtable: the frozen ones, then the tables.
-  Status LookupOlderLocked(Slice key, KeyState* state, Slice* value);
-  Status IsLiveLocked(Slice key, bool* live, Slice* value);
+  Status LookupOlderLocked(Slice key, uint64_t hash, KeyState* state, Slice* value);
+  Status IsLiveLocked(Slice key, uint64_t hash, bool* live, Slice* value);
   // Batches look this many keys ahead: the first cache misses of a lookup
   // (the memtables' hash slots, each table's filter block) are started for
   // a later key while this one is served, so they overlap.
   static constexpr size_t kPrefetchDistance = 8;
-  void PrefetchLocked(Slice key) const;
+  void PrefetchLocked(Slice key, uint64_t hash) const;
   // Prefetches the trailer of the data block a lookup of key will search
   // (nothing when the memtables hold the key or no filter admits it).
-  void PrefetchBlockLocked(Slice key) const;
+  void PrefetchBlockLocked(Slice key, uint64_t hash) const;
   // Whether a key just written was live before: what the memtable replaced,
   // or (when it held no entry) what the older runs say.
   Status WasLive(std::optional<MemEntryKind> previous_in_memtable, Slice key, bool* live);

@@ -319,8 +319,10 @@ MemEntry MemTable::ToEntry(const Payload* p) {
   return MemEntry{p->kind, p->merge_op, Slice(p->bytes(), p->size)};
 }
 
-bool MemTable::Get(Slice key, MemEntry* entry) const {
-  const Node* node = HashFind(key, HashKey(key));
+bool MemTable::Get(Slice key, MemEntry* entry) const { return Get(key, HashKey(key), entry); }
+
+bool MemTable::Get(Slice key, uint64_t key_hash, MemEntry* entry) const {
+  const Node* node = HashFind(key, key_hash);
   if (node == nullptr) return false;
   *entry = ToEntry(node->payload.load(std::memory_order_relaxed));
   return true;

@@ -147,6 +147,8 @@ class MemTable {
   // False when the memtable has no entry for key (the key may be in older
   // tables). REQUIRES: not concurrent with a write.
   bool Get(Slice key, MemEntry* entry) const;
+  // The same for a key whose HashKey (common/hash.h) is key_hash.
+  bool Get(Slice key, uint64_t key_hash, MemEntry* entry) const;
   // Starts bringing key's hash slot into the cache, for a Get or write soon
   // after (batches prefetch a few keys ahead). A hint: no effect on results.
   void Prefetch(Slice key) const;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/crc32c.h"
+#include "common/hash.h"
 #include "common/record_format.h"
 #include "common/varint.h"
 #include "lsm/block_cache.h"
@@ -287,10 +288,7 @@ Status SSTableReader::Open(Env* env, const std::string& path, std::unique_ptr<SS
   return Status::OK();
 }
 
-bool SSTableReader::MayContain(Slice key) const {
-  if (filter_.empty()) return true;
-  return BloomMayContain(filter_, key);
-}
+bool SSTableReader::MayContain(Slice key) const { return MayContainHash(HashKey(key)); }
 
 void SSTableReader::Prefetch(uint64_t key_hash) const { BloomPrefetch(filter_, key_hash); }
 
@@ -389,14 +387,15 @@ Status SSTableReader::VerifyBlocks() const {
 
 Status SSTableReader::Get(Slice key, bool* found, EntryKind* kind, std::string* value) const {
   Slice view;
-  TIDEKV_RETURN_IF_ERROR(Find(key, found, kind, &view));
+  TIDEKV_RETURN_IF_ERROR(Find(key, HashKey(key), found, kind, &view));
   if (*found) value->assign(view.data(), view.size());
   return Status::OK();
 }
 
-Status SSTableReader::Find(Slice key, bool* found, EntryKind* kind, Slice* value, BlockCache* cache) const {
+Status SSTableReader::Find(Slice key, uint64_t key_hash, bool* found, EntryKind* kind, Slice* value,
+                           BlockCache* cache) const {
   *found = false;
-  if (!MayContain(key)) return Status::OK();
+  if (!MayContainHash(key_hash)) return Status::OK();
   const size_t block = FindBlock(key);
   if (block == fences_.size()) return Status::OK();
   Slice bytes;

@@ -135,7 +135,9 @@ class SSTableReader {
   // The same without a copy: *value views the mapping (valid while the
   // reader lives) or, with a cache, the cached block (valid until the cache's
   // next Insert). A block read from the mapping is checked, then cached.
-  Status Find(Slice key, bool* found, EntryKind* kind, Slice* value, BlockCache* cache = nullptr) const;
+  // key_hash is HashKey(key) (common/hash.h), for the filter.
+  Status Find(Slice key, uint64_t key_hash, bool* found, EntryKind* kind, Slice* value,
+              BlockCache* cache = nullptr) const;
 
   // Walks entries in key order. Slices stay valid while the reader lives.
   class Iterator {
