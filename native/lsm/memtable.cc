@@ -224,8 +224,6 @@ void MemTable::Prefetch(uint64_t hash) const {
   __builtin_prefetch(&hash_slots_[hash & (hash_slots_.size() - 1)]);
 }
 
-void MemTable::Prefetch(Slice key) const { Prefetch(HashKey(key)); }
-
 Status MemTable::Upsert(Slice key, const Payload* payload, std::optional<MemEntryKind>* previous) {
   const uint64_t hash = HashKey(key);
   Node* node = HashFind(key, hash);

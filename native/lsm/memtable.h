@@ -151,7 +151,6 @@ class MemTable {
   bool Get(Slice key, uint64_t key_hash, MemEntry* entry) const;
   // Starts bringing key's hash slot into the cache, for a Get or write soon
   // after (batches prefetch a few keys ahead). A hint: no effect on results.
-  void Prefetch(Slice key) const;
   void Prefetch(uint64_t key_hash) const;
 
   // Arena bytes used, including superseded entries, the hash index, the node
