@@ -8,6 +8,8 @@
         "native/common/engine.cc",
         "native/common/env.cc",
         "native/common/env_posix.cc",
+        "native/common/file_janitor.cc",
+        "native/common/merge.cc",
         "native/common/record_format.cc",
         "native/common/status.cc",
         "native/common/varint.cc",

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "slice.h"
 #include "status.h"
@@ -38,5 +39,17 @@ inline Status AddInt64(const Slice* current, int64_t delta, int64_t* result) {
   }
   return Status::OK();
 }
+
+// InvalidArgument unless operand suits op (an 8-byte delta for kAddInt64).
+Status CheckMergeOperand(MergeOp op, Slice operand);
+// InvalidArgument when appending operand_bytes to old_bytes would pass max_value_bytes.
+Status CheckAppendSize(size_t old_bytes, size_t operand_bytes, size_t max_value_bytes);
+inline int64_t MergeDelta(Slice operand) { return static_cast<int64_t>(LoadFixed64(operand.data())); }
+
+// Applies op with operand to base (nullptr = absent) into *out: the engines
+// that resolve merges at write time (LSM, append log) all go through here.
+// kTypeMismatch / kOverflow from AddInt64, kInvalidArgument when the result
+// would exceed max_value_bytes.
+Status ResolveMerge(const Slice* base, MergeOp op, Slice operand, size_t max_value_bytes, std::string* out);
 
 }  // namespace tidekv

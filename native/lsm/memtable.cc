@@ -44,50 +44,6 @@ char* Arena::NewBlock(size_t bytes) {
   return blocks_.back().get();
 }
 
-// ---- Merge resolution ----
-
-namespace {
-
-Status CheckAppendSize(size_t old_bytes, size_t operand_bytes, size_t max_value_bytes) {
-  const size_t new_bytes = old_bytes + operand_bytes;
-  if (new_bytes > max_value_bytes) {
-    return Status::InvalidArgument("append would make the value " + std::to_string(new_bytes) +
-                                   " bytes, over this store's limit of " + std::to_string(max_value_bytes));
-  }
-  return Status::OK();
-}
-
-Status CheckOperand(MergeOp op, Slice operand) {
-  if (op == MergeOp::kAddInt64) {
-    if (operand.size() != kCounterBytes) return Status::InvalidArgument("increment operand must be 8 bytes");
-    return Status::OK();
-  }
-  if (op == MergeOp::kAppend) return Status::OK();
-  return Status::InvalidArgument("unknown merge operator");
-}
-
-int64_t Delta(Slice operand) { return static_cast<int64_t>(LoadFixed64(operand.data())); }
-
-}  // namespace
-
-Status ResolveMerge(const Slice* base, MergeOp op, Slice operand, size_t max_value_bytes, std::string* out) {
-  TIDEKV_RETURN_IF_ERROR(CheckOperand(op, operand));
-  if (op == MergeOp::kAddInt64) {
-    int64_t sum = 0;
-    TIDEKV_RETURN_IF_ERROR(AddInt64(base, Delta(operand), &sum));
-    out->resize(kCounterBytes);
-    StoreFixed64(out->data(), static_cast<uint64_t>(sum));
-    return Status::OK();
-  }
-  const size_t base_bytes = base != nullptr ? base->size() : 0;
-  TIDEKV_RETURN_IF_ERROR(CheckAppendSize(base_bytes, operand.size(), max_value_bytes));
-  out->clear();
-  out->reserve(base_bytes + operand.size());
-  if (base != nullptr) out->append(*base);
-  out->append(operand);
-  return Status::OK();
-}
-
 // ---- Nodes and entries ----
 
 // Layout in the arena: this header, then the key bytes.
@@ -259,7 +215,7 @@ Status MemTable::Delete(Slice key, std::optional<MemEntryKind>* previous) {
 
 Status MemTable::Merge(Slice key, MergeOp op, Slice operand, MergeOutcome* outcome, Slice* resolved) {
   TIDEKV_RETURN_IF_ERROR(CheckKey(key));
-  TIDEKV_RETURN_IF_ERROR(CheckOperand(op, operand));
+  TIDEKV_RETURN_IF_ERROR(CheckMergeOperand(op, operand));
   const uint64_t hash = HashKey(key);
   Node* found = HashFind(key, hash);
   const Payload* current = found != nullptr ? found->payload.load(std::memory_order_relaxed) : nullptr;
@@ -270,7 +226,7 @@ Status MemTable::Merge(Slice key, MergeOp op, Slice operand, MergeOutcome* outco
     const Slice* base = current->kind == MemEntryKind::kValue ? &old_value : nullptr;
     if (op == MergeOp::kAddInt64) {
       int64_t sum = 0;
-      TIDEKV_RETURN_IF_ERROR(AddInt64(base, Delta(operand), &sum));
+      TIDEKV_RETURN_IF_ERROR(AddInt64(base, MergeDelta(operand), &sum));
       char counter[kCounterBytes];
       StoreFixed64(counter, static_cast<uint64_t>(sum));
       next = NewPayload(MemEntryKind::kValue, MergeOp{}, Slice(counter, sizeof counter));
@@ -289,7 +245,7 @@ Status MemTable::Merge(Slice key, MergeOp op, Slice operand, MergeOutcome* outco
     }
     if (op == MergeOp::kAddInt64) {
       int64_t delta = 0;
-      if (__builtin_add_overflow(Delta(old_operand), Delta(operand), &delta)) {
+      if (__builtin_add_overflow(MergeDelta(old_operand), MergeDelta(operand), &delta)) {
         // The counter itself may still fit (a base of the other sign): only the base can tell.
         *outcome = MergeOutcome::kNeedsBase;
         return Status::OK();

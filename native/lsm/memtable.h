@@ -113,10 +113,6 @@ enum class MergeOutcome : uint8_t {
   kNeedsBase,  // nothing changed: the caller must resolve against older tables and Put
 };
 
-// Applies op with operand to base (nullptr = absent) into *out; the same rules
-// as HybridLogEngine's merges. kTypeMismatch / kOverflow from AddInt64,
-// kInvalidArgument when the result would exceed max_value_bytes.
-Status ResolveMerge(const Slice* base, MergeOp op, Slice operand, size_t max_value_bytes, std::string* out);
 
 class MemTable {
   struct Payload;  // an entry's kind, merge operator and bytes
