@@ -1,5 +1,7 @@
 // What the benchmark scripts share: the command line, progress lines,
-// temporary directories, markdown tables and int64 counters for the peers.
+// temporary directories, markdown tables, the machine and commit a report
+// names, process memory, waiting for background work, and int64 counters
+// for the peers.
 // (bench/snapshot.mjs keeps its own stricter number parsing.)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -99,6 +101,66 @@ export function median(xs) {
 export function table(header, rows, textColumns = 1) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map((_, i) => (i < textColumns ? '---' : '---:'))), ...rows.map(line)].join('\n');
+}
+
+/** What a report says about where it ran. */
+export function machineInfo() {
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    commit: gitCommit(),
+  };
+}
+
+/** The command that started this script, as a reader would retype it. */
+export function commandLine() {
+  const script = path.relative(process.cwd(), process.argv[1]) || process.argv[1];
+  return ['node', script, ...process.argv.slice(2)].join(' ');
+}
+
+/**
+ * Resident memory of this process from /proc/self/status, in bytes: VmRSS is
+ * RssAnon (heap, anonymous mappings) + RssFile (mapped files, page cache that
+ * can be dropped) + RssShmem. NaN where /proc is missing.
+ */
+export function processMemory() {
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    // not Linux: every figure NaN
+  }
+  const field = (name) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
+    return m === null ? NaN : Number(m[1]) * 1024;
+  };
+  return { VmRSS: field('VmRSS'), RssAnon: field('RssAnon'), RssFile: field('RssFile'), v8HeapUsed: process.memoryUsage().heapUsed };
+}
+
+/**
+ * Waits until signature() has returned the same string for stableMs (the
+ * store's background flushes, merges and compactions have gone quiet), polling
+ * every 100 ms, for at most maxMs. Returns how long it waited and whether it
+ * gave up.
+ */
+export async function waitUntilStill(signature, { stableMs, maxMs }) {
+  const t0 = Date.now();
+  let last = signature();
+  let stableSince = t0;
+  while (Date.now() - t0 < maxMs) {
+    await sleep(100);
+    const now = signature();
+    if (now !== last) {
+      last = now;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince >= stableMs) {
+      return { ms: Date.now() - t0, timedOut: false };
+    }
+  }
+  return { ms: Date.now() - t0, timedOut: true };
 }
 
 export function gitCommit() {

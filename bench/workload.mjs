@@ -116,3 +116,23 @@ export function permutation(n, seed = 11) {
   }
   return out;
 }
+
+/**
+ * `count` distinct values of `bytes` random bytes each, views of one slab
+ * (xorshift32, deterministic). Distinct and incompressible, so a store that
+ * compresses blocks (classic-level's snappy) gains nothing from values
+ * repeating next to each other, which a real payload would not give it.
+ */
+export function valuePool(count, bytes, seed = 1) {
+  let x = (Math.floor(rng(seed)() * 2 ** 32) >>> 0) || 1;
+  const slab = Buffer.allocUnsafe(Math.ceil((count * bytes) / 4) * 4);
+  for (let i = 0; i < slab.length; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    slab.writeUInt32LE(x >>> 0, i);
+  }
+  const out = new Array(count);
+  for (let i = 0; i < count; i++) out[i] = slab.subarray(i * bytes, (i + 1) * bytes);
+  return out;
+}
