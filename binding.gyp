@@ -3,6 +3,12 @@
     {
       "target_name": "tidekv",
       "sources": [
+        "native/appendlog/append_log.cc",
+        "native/appendlog/append_log_checkpoint.cc",
+        "native/appendlog/append_log_merge.cc",
+        "native/appendlog/hint_file.cc",
+        "native/appendlog/keydir.cc",
+        "native/appendlog/segment.cc",
         "native/common/checkpoint_format.cc",
         "native/common/crc32c.cc",
         "native/common/engine.cc",

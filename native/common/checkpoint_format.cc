@@ -261,6 +261,8 @@ const char* EngineKindName(EngineKind kind) {
       return "hybridlog";
     case EngineKind::kLsm:
       return "lsm";
+    case EngineKind::kAppendLog:
+      return "appendlog";
   }
   return "unknown";
 }

@@ -44,7 +44,7 @@ struct CheckpointInfo {
   std::string meta;
 };
 
-enum class EngineKind : uint32_t { kHybridLog = 1, kLsm = 2 };  // reaches disk
+enum class EngineKind : uint32_t { kHybridLog = 1, kLsm = 2, kAppendLog = 3 };  // reaches disk
 // The name users give open() for an engine kind ("hybridlog", "lsm").
 const char* EngineKindName(EngineKind kind);
 
@@ -92,7 +92,8 @@ inline constexpr uint64_t kBlockFooterMagic = 0x72746f6f66766b74ull;  // "tkvfoo
 inline constexpr size_t kBlockHeaderBytes = 16;
 inline constexpr size_t kBlockFooterBytes = 32;
 
-enum class BlockFileKind : uint64_t { kLogSnapshot = 1, kIndexChunks = 2 };
+// kHints: append-log hint files (native/appendlog/hint_file.h).
+enum class BlockFileKind : uint64_t { kLogSnapshot = 1, kIndexChunks = 2, kHints = 3 };
 
 // Writes a block file through a buffer. Not thread-safe.
 class BlockFileWriter {

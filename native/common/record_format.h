@@ -134,6 +134,9 @@ enum class FileType : uint32_t {
   kCheckpointBlocks = 3,
   // LSM sorted table (native/lsm/sstable.h). args: [0] file number.
   kSSTable = 4,
+  // Append-log segment (native/appendlog/segment.h). args: [0] segment number.
+  // Records start at kFileHeaderBytes.
+  kAppendSegment = 5,
 };
 
 struct FileHeader {

@@ -1,0 +1,575 @@
+// Checkpoints, recovery and restore of the append log (the protocol is in
+// append_log_impl.h; the formats in docs/formats/appendlog.md).
+//
+// Engine state in a manifest: varint format (1), next sequence number, next
+// segment number, next hint number, the active segment's number (0: none),
+// the segment count, then per segment: number, length, smallest sequence
+// number, hint file count and their numbers. The file list names every
+// segment and hint file.
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "appendlog/append_log_impl.h"
+#include "common/hash.h"
+#include "common/varint.h"
+
+namespace tidekv::appendlog {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint64_t kStateFormat = 1;
+
+uint64_t MicrosSince(Clock::time_point t) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count());
+}
+
+uint64_t WallMicros() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+}  // namespace
+
+struct AppendLogEngine::LoadedState {
+  KeyDir keydir{16};
+  std::vector<uint64_t> live_bytes;  // per segment of the Retained, in its order
+};
+
+class AppendLogEngine::Ticket final : public CheckpointTicket {
+ public:
+  std::vector<SegmentCut> segments;
+  uint32_t active = 0;
+  uint64_t next_seq = 0;
+  CheckpointRequest request;
+  uint64_t created_at_micros = 0;
+  uint64_t pause_micros = 0;
+  Clock::time_point cut_time;
+};
+
+Status AppendLogEngine::BeginCheckpoint(const CheckpointRequest& request, std::shared_ptr<CheckpointTicket>* out) {
+  const auto start = Clock::now();
+  auto t = std::make_shared<Ticket>();
+  {
+    Lock lock(mu_);
+    TIDEKV_RETURN_IF_ERROR(CheckOpen());
+    if (restoring_) return Status::Busy("a restore is in progress");
+    // The cut: every record appended so far, written out of the buffer so the
+    // checkpoint writer reads it through the mapping.
+    TIDEKV_RETURN_IF_ERROR(writer_.Flush());
+    for (const SegmentRef& s : live_) t->segments.push_back(SegmentCut{s, s->length, s->min_seq, {}});
+    t->active = writer_.active() ? writer_.segment()->number() : 0;
+    t->next_seq = next_seq_;
+    t->version = next_version_++;
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    ++outstanding_cuts_;
+  }
+  t->request = request;
+  t->created_at_micros = WallMicros();
+  t->cut_time = Clock::now();
+  t->pause_micros = MicrosSince(start);
+  *out = std::move(t);
+  return Status::OK();
+}
+
+Status AppendLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>& ticket, CheckpointInfo* info) {
+  auto* t = static_cast<Ticket*>(ticket.get());
+  {
+    std::unique_lock<std::mutex> ck(ckpt_mu_);
+    ckpt_cv_.wait(ck, [&] { return next_to_write_ == t->version; });
+  }
+  uint64_t new_bytes = 0, total_bytes = 0;
+  std::set<std::string> previous;  // files of the previous checkpoint
+  {
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    if (!retained_.empty()) previous.insert(retained_.back().manifest.files.begin(), retained_.back().manifest.files.end());
+  }
+  // Each segment: its bytes up to the cut made durable, and hints for the
+  // records no hint file covers yet.
+  Status s;
+  for (SegmentCut& cut : t->segments) {
+    Segment& seg = *cut.segment;
+    uint64_t synced = 0, hinted_end = 0;
+    std::shared_ptr<const MappedRegion> region;
+    {
+      Lock lock(mu_);
+      synced = seg.synced;
+      hinted_end = seg.hinted_end;
+      cut.hints = seg.hints;
+      region = seg.region();
+    }
+    if (synced < cut.length) {
+      s = seg.file()->Sync();
+      if (!s.ok()) break;
+      Lock lock(mu_);
+      seg.synced = std::max(seg.synced, cut.length);
+    }
+    if (hinted_end < cut.length) {
+      uint64_t number = 0;
+      {
+        Lock lock(mu_);
+        number = next_hint_++;
+      }
+      uint64_t bytes = 0;
+      s = WriteHintFile(env_, dir_, number, seg.number(), region->data(), hinted_end, cut.length, &bytes, nullptr);
+      if (!s.ok()) break;
+      auto hint = std::make_shared<HintFile>(number, bytes, janitor_);
+      cut.hints.push_back(hint);
+      Lock lock(mu_);
+      if (seg.hinted_end == hinted_end) {
+        seg.hints.push_back(hint);
+        seg.hinted_end = cut.length;
+      }
+    }
+  }
+  auto finish_turn = [&] {
+    {
+      std::lock_guard<std::mutex> ck(ckpt_mu_);
+      ++next_to_write_;
+      --outstanding_cuts_;
+    }
+    ckpt_cv_.notify_all();
+  };
+  if (!s.ok()) {
+    t->segments.clear();
+    finish_turn();
+    janitor_->Drain();
+    return Status(s.code(), "checkpoint failed: " + std::string(s.message()));
+  }
+
+  CheckpointManifest manifest;
+  manifest.engine = EngineKind::kAppendLog;
+  std::string& state = manifest.engine_state;
+  PutVarint64(&state, kStateFormat);
+  {
+    Lock lock(mu_);
+    PutVarint64(&state, t->next_seq);
+    PutVarint64(&state, next_segment_);
+    PutVarint64(&state, next_hint_);
+  }
+  PutVarint64(&state, t->active);
+  PutVarint64(&state, t->segments.size());
+  for (const SegmentCut& cut : t->segments) {
+    PutVarint64(&state, cut.segment->number());
+    PutVarint64(&state, cut.length);
+    PutVarint64(&state, cut.min_seq == UINT64_MAX ? 0 : cut.min_seq + 1);  // 0: no records
+    PutVarint64(&state, cut.hints.size());
+    const std::string name = cut.segment->name();
+    manifest.files.push_back(name);
+    total_bytes += cut.length;
+    // A segment's bytes are new unless the previous checkpoint had it; then
+    // only what it gained since is (approximated by its hint coverage).
+    if (!previous.count(name)) new_bytes += cut.length;
+    for (const HintFileRef& h : cut.hints) {
+      PutVarint64(&state, h->number);
+      manifest.files.push_back(h->name());
+      total_bytes += h->bytes;
+      if (!previous.count(h->name())) new_bytes += h->bytes;
+    }
+  }
+  // Bytes appended to segments the previous checkpoint already had.
+  {
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    if (!retained_.empty()) {
+      for (const SegmentCut& cut : t->segments) {
+        for (const SegmentCut& old : retained_.back().segments) {
+          if (old.segment == cut.segment && cut.length > old.length) new_bytes += cut.length - old.length;
+        }
+      }
+    }
+  }
+  CheckpointInfo& i = manifest.info;
+  i.version = t->version;
+  i.created_at_micros = t->created_at_micros;
+  i.pause_micros = t->pause_micros;
+  i.meta = t->request.meta;
+  i.meta_kind = t->request.meta_kind;
+  i.duration_micros = MicrosSince(t->cut_time);
+  uint64_t manifest_bytes = 0;
+  for (int round = 0; round < 3; ++round) {  // the manifest counts itself
+    i.bytes_written = new_bytes + manifest_bytes;
+    i.total_bytes = total_bytes + manifest_bytes;
+    manifest_bytes = EncodeManifest(manifest).size();
+  }
+  i.bytes_written = new_bytes + manifest_bytes;
+  i.total_bytes = total_bytes + manifest_bytes;
+  uint64_t written = 0;
+  // New segments' and hint files' directory entries are durable before a manifest names them.
+  s = env_->SyncDir(dir_);
+  if (s.ok()) s = WriteManifest(env_, dir_, manifest, &written);
+  if (!s.ok()) {
+    // A manifest this engine does not retain must not stay (its files may go).
+    if (env_->DeleteFile(JoinPath(dir_, ManifestFileName(t->version))).ok()) (void)env_->SyncDir(dir_);
+  }
+  std::vector<std::string> drop_manifests;
+  std::vector<Retained> dropped;
+  if (s.ok()) {
+    Lock lock(mu_);
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    Retained r;
+    r.manifest = manifest;
+    r.segments = std::move(t->segments);
+    r.active = t->active;
+    r.next_seq = t->next_seq;
+    retained_.push_back(std::move(r));
+    DropOldCheckpointsLocked(&drop_manifests, &dropped);
+  }
+  // Manifests first: a crash after this leaves files no manifest names
+  // (deleted at the next open), never a manifest without its files.
+  for (const std::string& name : drop_manifests) (void)env_->DeleteFile(JoinPath(dir_, name));
+  if (!drop_manifests.empty()) (void)env_->SyncDir(dir_);
+  dropped.clear();
+  t->segments.clear();
+  janitor_->Drain();
+  finish_turn();
+  if (s.ok()) *info = manifest.info;
+  return s;
+}
+
+void AppendLogEngine::DropOldCheckpointsLocked(std::vector<std::string>* manifests, std::vector<Retained>* dropped) {
+  while (retained_.size() > std::max<uint32_t>(options_.retain_checkpoints, 1)) {
+    manifests->push_back(ManifestFileName(retained_.front().manifest.info.version));
+    dropped->push_back(std::move(retained_.front()));
+    retained_.erase(retained_.begin());
+  }
+}
+
+void AppendLogEngine::ListCheckpoints(std::vector<CheckpointInfo>* checkpoints) {
+  std::lock_guard<std::mutex> ck(ckpt_mu_);
+  checkpoints->clear();
+  for (const Retained& r : retained_) checkpoints->push_back(r.manifest.info);
+}
+
+uint64_t AppendLogEngine::LastCheckpointVersion() {
+  std::lock_guard<std::mutex> ck(ckpt_mu_);
+  return retained_.empty() ? 0 : retained_.back().manifest.info.version;
+}
+
+// ---------------------------------------------------------------------------
+// Loading a checkpoint
+
+Status AppendLogEngine::LoadManifest(const CheckpointManifest& manifest, std::map<uint32_t, SegmentRef>* segments,
+                                     std::map<uint64_t, HintFileRef>* hints, Retained* out) {
+  const std::string where = JoinPath(dir_, ManifestFileName(manifest.info.version));
+  const char* p = manifest.engine_state.data();
+  const char* end = p + manifest.engine_state.size();
+  auto next = [&](uint64_t* v) {
+    if (p != nullptr) p = DecodeVarint64(p, end, v);
+    return p != nullptr;
+  };
+  uint64_t format = 0, next_seq = 0, next_segment = 0, next_hint = 0, active = 0, count = 0;
+  if (!next(&format)) return Status::Corruption(where + ": checkpoint state is malformed");
+  if (format != kStateFormat) {
+    return Status::Corruption(where + ": checkpoint state format " + std::to_string(format) +
+                              " is not one this version reads (" + std::to_string(kStateFormat) + ")");
+  }
+  if (!next(&next_seq) || !next(&next_segment) || !next(&next_hint) || !next(&active) || !next(&count) ||
+      active > UINT32_MAX || count > manifest.files.size()) {
+    return Status::Corruption(where + ": checkpoint state is malformed");
+  }
+  const std::set<std::string> listed(manifest.files.begin(), manifest.files.end());
+  Retained r;
+  r.manifest = manifest;
+  r.active = static_cast<uint32_t>(active);
+  r.next_seq = next_seq;
+  bool active_found = active == 0;
+  for (uint64_t k = 0; k < count; ++k) {
+    uint64_t number = 0, length = 0, min_seq1 = 0, n_hints = 0;
+    if (!next(&number) || !next(&length) || !next(&min_seq1) || !next(&n_hints) || number == 0 ||
+        number > UINT32_MAX || length < kFileHeaderBytes || n_hints > manifest.files.size()) {
+      return Status::Corruption(where + ": checkpoint state is malformed");
+    }
+    const uint32_t n = static_cast<uint32_t>(number);
+    if (!listed.count(SegmentFileName(n))) return Status::Corruption(where + ": a segment is not in the file list");
+    SegmentCut cut;
+    auto it = segments->find(n);
+    if (it != segments->end()) {
+      cut.segment = it->second;
+      if (cut.segment->capacity() < length) {
+        return Status::Corruption(JoinPath(dir_, SegmentFileName(n)) + ": shorter than a checkpoint needs");
+      }
+    } else {
+      TIDEKV_RETURN_IF_ERROR(Segment::Open(env_, dir_, n, length, janitor_, &cut.segment));
+      segments->emplace(n, cut.segment);
+    }
+    cut.length = length;
+    cut.min_seq = min_seq1 == 0 ? UINT64_MAX : min_seq1 - 1;
+    for (uint64_t h = 0; h < n_hints; ++h) {
+      uint64_t hn = 0;
+      if (!next(&hn) || hn == 0) return Status::Corruption(where + ": checkpoint state is malformed");
+      if (!listed.count(HintFileName(hn))) return Status::Corruption(where + ": a hint file is not in the file list");
+      auto hit = hints->find(hn);
+      if (hit == hints->end()) {
+        uint64_t bytes = 0;
+        TIDEKV_RETURN_IF_ERROR(env_->FileSize(JoinPath(dir_, HintFileName(hn)), &bytes));
+        hit = hints->emplace(hn, std::make_shared<HintFile>(hn, bytes, janitor_)).first;
+      }
+      cut.hints.push_back(hit->second);
+    }
+    active_found |= n == active;
+    r.segments.push_back(std::move(cut));
+  }
+  if (!active_found || p != end) return Status::Corruption(where + ": checkpoint state is malformed");
+  next_segment_ = std::max<uint64_t>(next_segment_, next_segment);
+  next_hint_ = std::max(next_hint_, next_hint);
+  *out = std::move(r);
+  return Status::OK();
+}
+
+Status AppendLogEngine::LoadState(const Retained& r, LoadedState* state) {
+  // Every hint entry of the checkpoint, then per key the highest sequence.
+  struct Entry {
+    uint64_t hash;
+    uint64_t seq;
+    Slice key;
+    Location loc;
+    uint32_t frame8;
+    uint16_t segment_index;
+    bool tombstone;
+  };
+  std::vector<std::string> blobs;
+  std::vector<Entry> entries;
+  if (r.segments.size() > UINT16_MAX) return Status::Unsupported("more than 65535 segments in one checkpoint");
+  for (size_t si = 0; si < r.segments.size(); ++si) {
+    const SegmentCut& cut = r.segments[si];
+    for (const HintFileRef& h : cut.hints) {
+      blobs.emplace_back();
+      uint32_t segment = 0;
+      uint64_t covered = 0;
+      TIDEKV_RETURN_IF_ERROR(ReadHintFile(env_, dir_, h->number, &segment, &covered, &blobs.back()));
+      const std::string where = JoinPath(dir_, h->name());
+      if (segment != cut.segment->number()) {
+        return Status::Corruption(where + ": hints of segment " + std::to_string(segment) + " listed for segment " +
+                                  std::to_string(cut.segment->number()));
+      }
+      TIDEKV_RETURN_IF_ERROR(ForEachHint(blobs.back(), where, [&](const HintEntry& e) -> Status {
+        if (e.offset < kFileHeaderBytes) return Status::Corruption(where + ": hint entry before the segment's records");
+        // Records past the checkpoint's length came later: not part of it.
+        if (e.offset + e.frame_bytes > cut.length) return Status::OK();
+        entries.push_back(Entry{HashKey(e.key), e.seq, e.key, MakeLocation(segment, e.offset),
+                                static_cast<uint32_t>(e.frame_bytes >> 3), static_cast<uint16_t>(si),
+                                e.type == RecordType::kTombstone});
+        return Status::OK();
+      }));
+    }
+  }
+  // Open addressing over entry indexes; the winner of each key stays.
+  size_t capacity = 16;
+  while (capacity < entries.size() * 2) capacity <<= 1;
+  std::vector<uint32_t> table(capacity, UINT32_MAX);
+  const size_t mask = capacity - 1;
+  size_t winners = 0;
+  for (uint32_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    for (size_t j = e.hash & mask;; j = (j + 1) & mask) {
+      if (table[j] == UINT32_MAX) {
+        table[j] = i;
+        ++winners;
+        break;
+      }
+      const Entry& o = entries[table[j]];
+      if (o.hash == e.hash && o.key == e.key) {
+        if (e.seq > o.seq) table[j] = i;
+        break;
+      }
+    }
+  }
+  state->keydir = KeyDir(16);
+  if (!state->keydir.Reserve(winners)) return Status::Limit("out of memory for the key directory");
+  state->live_bytes.assign(r.segments.size(), 0);
+  for (uint32_t i : table) {
+    if (i == UINT32_MAX || entries[i].tombstone) continue;
+    const Entry& e = entries[i];
+    (void)state->keydir.Insert(e.hash, e.loc);  // reserved: cannot fail
+    state->live_bytes[e.segment_index] += uint64_t{e.frame8} << 3;
+  }
+  return Status::OK();
+}
+
+Status AppendLogEngine::InstallStateLocked(const Retained& r, LoadedState* state) {
+  std::vector<SegmentRef> live, table;
+  SegmentRef active;
+  for (size_t i = 0; i < r.segments.size(); ++i) {
+    const SegmentCut& cut = r.segments[i];
+    Segment& s = *cut.segment;
+    if (s.number() == r.active) {
+      // Appends resume here: whatever followed the checkpoint is cut off.
+      TIDEKV_RETURN_IF_ERROR(s.Resize(cut.length));
+      TIDEKV_RETURN_IF_ERROR(s.Resize(std::max<uint64_t>(options_.segment_bytes, cut.length)));
+      active = cut.segment;
+    } else if (s.capacity() != cut.length) {
+      TIDEKV_RETURN_IF_ERROR(s.Resize(cut.length));
+    }
+    s.length = cut.length;
+    s.synced = cut.length;
+    s.sealed = s.number() != r.active;
+    s.min_seq = cut.min_seq;
+    s.hints = cut.hints;
+    s.hinted_end = cut.length;
+    s.live_bytes = state->live_bytes[i];
+    s.dead_bytes = cut.length - kFileHeaderBytes - std::min(cut.length - kFileHeaderBytes, s.live_bytes);
+    live.push_back(cut.segment);
+    if (table.size() <= s.number()) table.resize(s.number() + 1);
+    table[s.number()] = cut.segment;
+  }
+  keydir_ = std::move(state->keydir);
+  live_ = std::move(live);
+  seg_table_ = std::move(table);
+  writer_.Reset(active);
+  next_seq_ = r.next_seq;
+  return Status::OK();
+}
+
+Status AppendLogEngine::Recover() {
+  std::vector<std::string> names;
+  TIDEKV_RETURN_IF_ERROR(env_->ListDir(dir_, &names));
+  const std::vector<uint64_t> versions = ManifestVersionsNewestFirst(names);
+  // File numbers are never reused, not even those of orphans.
+  for (const std::string& name : names) {
+    uint32_t seg = 0;
+    uint64_t hint = 0;
+    if (ParseSegmentFileName(name, &seg)) next_segment_ = std::max<uint32_t>(next_segment_, seg + 1);
+    if (ParseHintFileName(name, &hint)) next_hint_ = std::max(next_hint_, hint + 1);
+  }
+  std::map<uint32_t, SegmentRef> segments;
+  std::map<uint64_t, HintFileRef> hints;
+  std::vector<Retained> retained;
+  if (!versions.empty()) {
+    size_t chosen = 0;
+    LoadedState state;
+    TIDEKV_RETURN_IF_ERROR(LoadNewestCheckpoint(
+        env_, dir_, versions, EngineKind::kAppendLog, options_.recover_latest_valid,
+        [&](uint64_t, CheckpointManifest* manifest) -> Status {
+          Retained r;
+          Status s = LoadManifest(*manifest, &segments, &hints, &r);
+          if (s.ok()) s = LoadState(r, &state);
+          if (!s.ok()) {
+            segments.clear();
+            hints.clear();
+            return s;
+          }
+          retained.push_back(std::move(r));
+          return Status::OK();
+        },
+        &chosen));
+    // Older ones stay retained if their files are there.
+    for (size_t i = chosen + 1; i < versions.size(); ++i) {
+      CheckpointManifest manifest;
+      Retained r;
+      if (ReadManifest(env_, dir_, versions[i], &manifest).ok() && manifest.engine == EngineKind::kAppendLog &&
+          LoadManifest(manifest, &segments, &hints, &r).ok()) {
+        retained.insert(retained.begin(), std::move(r));
+      } else {
+        (void)env_->DeleteFile(JoinPath(dir_, ManifestFileName(versions[i])));
+      }
+    }
+    while (retained.size() > options_.retain_checkpoints) {
+      (void)env_->DeleteFile(JoinPath(dir_, ManifestFileName(retained.front().manifest.info.version)));
+      retained.erase(retained.begin());
+    }
+    {
+      Lock lock(mu_);
+      TIDEKV_RETURN_IF_ERROR(InstallStateLocked(retained.back(), &state));
+      next_version_ = retained.back().manifest.info.version + 1;
+    }
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    next_to_write_ = next_version_;
+    retained_ = std::move(retained);
+  }
+  // Files no retained checkpoint names: segments and hints written after the
+  // last checkpoint, half-written manifests, the files of dropped manifests.
+  std::set<std::string> needed;
+  {
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    for (const Retained& r : retained_) needed.insert(r.manifest.files.begin(), r.manifest.files.end());
+  }
+  for (const std::string& name : names) {
+    uint32_t seg = 0;
+    uint64_t hint = 0;
+    const bool temp = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0;
+    const bool ours = ParseSegmentFileName(name, &seg) || ParseHintFileName(name, &hint);
+    if ((ours && !needed.count(name)) || temp) (void)env_->DeleteFile(JoinPath(dir_, name));
+  }
+  return Status::OK();
+}
+
+Status AppendLogEngine::Restore(uint64_t version) {
+  {
+    Lock lock(mu_);
+    TIDEKV_RETURN_IF_ERROR(CheckOpen());
+    if (restoring_) return Status::Busy("a restore is already in progress");
+    restoring_ = true;  // no new cuts, no new merges from here
+  }
+  {
+    // Cuts taken before are written first (they may become the version restored).
+    std::unique_lock<std::mutex> ck(ckpt_mu_);
+    ckpt_cv_.wait(ck, [&] { return outstanding_cuts_ == 0; });
+  }
+  interrupt_merge_ = true;
+  std::unique_lock<std::mutex> merging(merge_mu_);
+  interrupt_merge_ = false;
+  // The target's key directory is read before anything is discarded, so a
+  // damaged hint file fails the restore and leaves the store as it was.
+  Retained target;
+  LoadedState state;
+  Status s;
+  {
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    auto it = std::find_if(retained_.begin(), retained_.end(),
+                           [&](const Retained& r) { return r.manifest.info.version == version; });
+    if (it == retained_.end()) {
+      s = Status::VersionNotFound("checkpoint version " + std::to_string(version) + " is not retained");
+    } else {
+      target = *it;
+    }
+  }
+  if (s.ok()) s = LoadState(target, &state);
+  std::vector<Retained> dropped;
+  std::vector<SegmentRef> old_live, old_table;
+  Lock lock(mu_);
+  if (s.ok() && closing_) s = Status::Closed("store closed during restore");
+  if (s.ok()) {
+    s = [&]() -> Status {
+      std::lock_guard<std::mutex> ck(ckpt_mu_);
+      auto it = std::find_if(retained_.begin(), retained_.end(),
+                             [&](const Retained& r) { return r.manifest.info.version == version; });
+      // Newer checkpoints go first (durably), so a crash from here on recovers `version`.
+      for (auto n = retained_.end(); n-- != it + 1;) {
+        TIDEKV_RETURN_IF_ERROR(env_->DeleteFile(JoinPath(dir_, ManifestFileName(n->manifest.info.version))));
+      }
+      TIDEKV_RETURN_IF_ERROR(env_->SyncDir(dir_));
+      for (auto n = it + 1; n != retained_.end(); ++n) dropped.push_back(std::move(*n));
+      retained_.erase(it + 1, retained_.end());
+      next_version_ = next_to_write_ = version + 1;
+      return Status::OK();
+    }();
+  }
+  if (s.ok()) {
+    old_live = std::move(live_);
+    old_table = std::move(seg_table_);
+    writer_.Reset(nullptr);
+    Status installed = InstallStateLocked(target, &state);
+    if (installed.ok() && !writer_.active()) installed = NewActiveSegmentLocked(0);
+    if (!installed.ok()) {
+      broken_ = Status(installed.code(), "restore failed half-way, reopen the store: " + std::string(installed.message()));
+      s = installed;
+    }
+    merge_wanted_ = true;
+    merge_cv_.notify_one();
+  }
+  restoring_ = false;
+  merge_cv_.notify_one();
+  lock.unlock();
+  merging.unlock();
+  // The discarded state's files go once nothing holds them.
+  dropped.clear();
+  old_live.clear();
+  old_table.clear();
+  target = Retained();
+  janitor_->Drain();
+  return s;
+}
+
+}  // namespace tidekv::appendlog

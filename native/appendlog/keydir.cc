@@ -1,0 +1,73 @@
+#include "appendlog/keydir.h"
+
+#include <new>
+
+namespace tidekv::appendlog {
+
+namespace {
+constexpr size_t kMinSlots = 16;
+size_t RoundUpPowerOfTwo(size_t n) {
+  size_t p = kMinSlots;
+  while (p < n) p <<= 1;
+  return p;
+}
+// A table holds at most 3/4 of its capacity.
+size_t SlotsFor(size_t keys) { return RoundUpPowerOfTwo(keys + keys / 3 + 1); }
+}  // namespace
+
+KeyDir::KeyDir(size_t min_slots) {
+  const size_t n = RoundUpPowerOfTwo(min_slots);
+  slots_.reset(new Slot[n]());
+  mask_ = n - 1;
+}
+
+bool KeyDir::Grow(size_t new_capacity) {
+  std::unique_ptr<Slot[]> fresh(new (std::nothrow) Slot[new_capacity]());
+  if (!fresh) return false;
+  const size_t mask = new_capacity - 1;
+  for (size_t i = 0; i <= mask_; ++i) {
+    const Slot& s = slots_[i];
+    if (s.loc == 0) continue;
+    size_t j = s.hash & mask;
+    while (fresh[j].loc != 0) j = (j + 1) & mask;
+    fresh[j] = s;
+  }
+  slots_ = std::move(fresh);
+  mask_ = mask;
+  return true;
+}
+
+bool KeyDir::Reserve(size_t n) {
+  const size_t want = SlotsFor(n);
+  return want <= capacity() || Grow(want);
+}
+
+bool KeyDir::Insert(uint64_t hash, Location loc) {
+  if ((count_ + 1) * 4 > capacity() * 3 && !Grow(capacity() * 2)) return false;
+  size_t i = hash & mask_;
+  while (slots_[i].loc != 0) i = (i + 1) & mask_;
+  slots_[i] = Slot{hash, loc};
+  ++count_;
+  return true;
+}
+
+void KeyDir::Erase(Slot* slot) {
+  // Backward shift: walk the cluster after the hole and move back every
+  // slot whose home position lies cyclically at or before the hole, so no
+  // probe sequence crosses an empty slot it did not cross before.
+  size_t hole = static_cast<size_t>(slot - slots_.get());
+  for (size_t i = (hole + 1) & mask_;; i = (i + 1) & mask_) {
+    Slot& s = slots_[i];
+    if (s.loc == 0) break;
+    const size_t home = s.hash & mask_;
+    // Distance from home to i vs from home to hole (cyclic).
+    if (((i - home) & mask_) >= ((i - hole) & mask_)) {
+      slots_[hole] = s;
+      hole = i;
+    }
+  }
+  slots_[hole] = Slot{0, 0};
+  --count_;
+}
+
+}  // namespace tidekv::appendlog
