@@ -143,8 +143,9 @@ export function processMemory() {
 /**
  * Waits until signature() has returned the same string for stableMs (the
  * store's background flushes, merges and compactions have gone quiet), polling
- * every 100 ms, for at most maxMs. Returns how long it waited and whether it
- * gave up.
+ * every 100 ms, for at most maxMs. Returns how long it waited (ms), when the
+ * signature last changed (busyMs: how long background work went on) and
+ * whether it gave up.
  */
 export async function waitUntilStill(signature, { stableMs, maxMs }) {
   const t0 = Date.now();
@@ -157,10 +158,10 @@ export async function waitUntilStill(signature, { stableMs, maxMs }) {
       last = now;
       stableSince = Date.now();
     } else if (Date.now() - stableSince >= stableMs) {
-      return { ms: Date.now() - t0, timedOut: false };
+      return { ms: Date.now() - t0, busyMs: stableSince - t0, timedOut: false };
     }
   }
-  return { ms: Date.now() - t0, timedOut: true };
+  return { ms: Date.now() - t0, busyMs: stableSince - t0, timedOut: true };
 }
 
 export function gitCommit() {

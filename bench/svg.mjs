@@ -29,6 +29,23 @@ function escapeXml(text) {
 
 const textWidth = (text, fontPx) => String(text).length * fontPx * CHAR_WIDTH_PER_PX;
 
+/** Lines of text no wider than widthPx (estimated), broken at spaces; a longer word gets a line of its own. */
+function wrap(text, widthPx, fontPx) {
+  const lines = [];
+  let line = '';
+  for (const word of text.split(' ').filter((w) => w !== '')) {
+    const candidate = line === '' ? word : `${line} ${word}`;
+    if (line !== '' && textWidth(candidate, fontPx) > widthPx) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = candidate;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
 /** Default value label: three significant digits at most, no exponent. */
 export function formatValue(v) {
   if (v === 0) return '0';
@@ -127,9 +144,9 @@ export function groupedBarChart({ title, subtitle = '', axisLabel, series, group
   grid.push(`<line x1="${plotLeft}" y1="${plotBottom}" x2="${plotRight}" y2="${plotBottom}" stroke="#333" stroke-width="1"/>`);
   let bottom = plotBottom + 32;
   const foot = [`<text x="${(plotLeft + plotWidth / 2).toFixed(1)}" y="${bottom}" font-size="12" text-anchor="middle">${escapeXml(axisLabel)}</text>`];
-  if (note !== '') {
-    bottom += 18;
-    foot.push(`<text x="${MARGIN_PX}" y="${bottom}" font-size="10" fill="#666">${escapeXml(note)}</text>`);
+  for (const line of wrap(note, WIDTH_PX - 2 * MARGIN_PX, 10)) {
+    bottom += 14;
+    foot.push(`<text x="${MARGIN_PX}" y="${bottom}" font-size="10" fill="#666">${escapeXml(line)}</text>`);
   }
   const height = Math.ceil(bottom + MARGIN_PX);
 
