@@ -4,7 +4,7 @@
 // floor), all in one process, on the same pre-drawn key sequences; plus a
 // larger-than-memory tidekv run and per-call micro timings.
 //
-//   npm run bench [-- flags]          node bench/run.mjs [flags]
+//   npm run bench:ycsb [-- flags]     node bench/run.mjs [flags]
 //
 // Progress goes to stderr; the markdown report to stdout; --json FILE writes
 // the raw numbers. --help lists the flags.
