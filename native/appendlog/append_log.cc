@@ -481,6 +481,17 @@ Status AppendLogEngine::Verify() {
                                            return Status::OK();
                                          }));
   }
+  // Each key has one slot: a lookup by the key finds the slot that points at it.
+  Status dup;
+  keydir_.ForEach([&](KeyDir::Slot& slot) {
+    size_t available = 0;
+    const RecordView r(RecordAtLocked(slot.loc, &available));
+    const KeyDir::Slot* found = FindLocked(r.key(), slot.hash);
+    if (found != &slot && dup.ok()) {
+      dup = Status::Corruption(dir_ + ": key '" + std::string(r.key()) + "' has two directory slots");
+    }
+  });
+  TIDEKV_RETURN_IF_ERROR(dup);
   if (pointed != keydir_.size()) {
     return Status::Corruption(dir_ + ": the key directory has " + std::to_string(keydir_.size()) +
                               " keys but only " + std::to_string(pointed) + " point at a live record of their key");

@@ -8,6 +8,7 @@
 // segment and hint file.
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <set>
 
 #include "appendlog/append_log_impl.h"
@@ -329,7 +330,7 @@ Status AppendLogEngine::LoadState(const Retained& r, LoadedState* state) {
     uint16_t segment_index;
     bool tombstone;
   };
-  std::vector<std::string> blobs;
+  std::deque<std::string> blobs;  // entries point into them: a deque never moves its elements
   std::vector<Entry> entries;
   if (r.segments.size() > UINT16_MAX) return Status::Unsupported("more than 65535 segments in one checkpoint");
   for (size_t si = 0; si < r.segments.size(); ++si) {
