@@ -84,9 +84,9 @@ export function groupedBarChart({ title, subtitle = '', axisLabel, series, group
   // Legend: swatches in rows that wrap at the chart's width.
   let y = MARGIN_PX + 16;
   const head = [`<text x="${MARGIN_PX}" y="${y}" font-size="16" font-weight="600">${escapeXml(title)}</text>`];
-  if (subtitle !== '') {
-    y += 20;
-    head.push(`<text x="${MARGIN_PX}" y="${y}" font-size="12" fill="#444">${escapeXml(subtitle)}</text>`);
+  for (const line of wrap(subtitle, WIDTH_PX - 2 * MARGIN_PX, 12)) {
+    y += 18;
+    head.push(`<text x="${MARGIN_PX}" y="${y}" font-size="12" fill="#444">${escapeXml(line)}</text>`);
   }
   y += 24;
   let x = MARGIN_PX;
