@@ -969,7 +969,12 @@ function draftWhichEngine(report) {
     }
     for (const row of large.filter((r) => r.system === e)) out.push(`${sizeName(row.size)} values: load ${((row.loadMedian * row.size) / 1e6).toFixed(0)} MB/s, reads ${((row.readMedian * row.size) / 1e6).toFixed(0)} MB/s`);
     const c = checkpointCost.find((r) => r.engine === e);
-    if (c !== undefined) out.push(`a checkpoint after 1% of the keys changed writes ${times(c.second.ratio)} the changed bytes; reopening after ${c.recovery.at(-1).checkpoints} checkpoints takes ${c.recovery.at(-1).openMsMedian.toFixed(0)} ms`);
+    if (c !== undefined) {
+      out.push(
+        `a checkpoint after 1% of the keys changed writes ${times(c.second.ratio)} the changed bytes (${times(c.ratioTotal)} over checkpoints 2–${c.rounds.at(-1).version} together); ` +
+          `reopening after ${c.recovery.at(-1).checkpoints} checkpoints takes ${c.recovery.at(-1).openMsMedian.toFixed(0)} ms`,
+      );
+    }
     const m = memory.find((r) => r.system === e);
     if (m !== undefined && m.indexField !== null) out.push(`${m.indexField} ${m.indexBytesPerKey.toFixed(0)} B per key, resident memory +${m.rssPerKey.toFixed(0)} B per key`);
     return out;
