@@ -1146,7 +1146,7 @@ function renderMarkdown(report) {
           'pause ms',
           `checkpoints 2–${CHECKPOINT_STAGES.at(-1)}: ÷ changed median (range)`,
           'Σ written ÷ Σ changed',
-          ...CHECKPOINT_STAGES.map((s) => `reopen after ${s} ms`),
+          ...CHECKPOINT_STAGES.map((s) => `reopen after ${s}: ms median (range)`),
         ],
         checkpointCost.map((r) => [
           r.engine,
@@ -1157,7 +1157,10 @@ function renderMarkdown(report) {
           r.second.pauseMs.toFixed(3),
           `${times(r.ratioMedian)} (${times(r.ratioMin)}–${times(r.ratioMax)})`,
           times(r.ratioTotal),
-          ...r.recovery.map((s) => `**${s.openMsMedian.toFixed(1)}**`),
+          ...r.recovery.map((s) => {
+            const ms = s.samples.map((sample) => sample.openMs);
+            return `**${s.openMsMedian.toFixed(1)}** (${Math.min(...ms).toFixed(1)}–${Math.max(...ms).toFixed(1)})`;
+          }),
         ]),
       ),
       '',
