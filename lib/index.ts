@@ -2,7 +2,14 @@
 // This file is the whole public API; everything else in lib/ is internal.
 import { invalidArgument } from './errors.js';
 import { addon } from './native.js';
-import { describe, nativeHybridLogOptions, nativeLsmOptions, resolveOptions, type OpenOptions } from './options.js';
+import {
+  describe,
+  nativeAppendLogOptions,
+  nativeHybridLogOptions,
+  nativeLsmOptions,
+  resolveOptions,
+  type OpenOptions,
+} from './options.js';
 import { Store } from './store.js';
 
 export { TidekvError, type TidekvErrorCode } from './errors.js';
@@ -36,6 +43,8 @@ export async function open(dir: string, options?: OpenOptions): Promise<Store> {
   const native =
     resolved.engine === 'lsm'
       ? await addon.openLsm(dir, nativeLsmOptions(resolved))
-      : await addon.openHybridLog(dir, nativeHybridLogOptions(resolved));
+      : resolved.engine === 'appendlog'
+        ? await addon.openAppendLog(dir, nativeAppendLogOptions(resolved))
+        : await addon.openHybridLog(dir, nativeHybridLogOptions(resolved));
   return Store.create(native, resolved.engine);
 }

@@ -122,10 +122,20 @@ export interface NativeLsmOptions {
   recoverLatestValid?: boolean | undefined;
 }
 
+/** native/appendlog/append_log.h AppendLogOptions; absent = the engine's default. */
+export interface NativeAppendLogOptions {
+  memoryBudgetBytes?: number | undefined;
+  segmentBytes?: number | undefined;
+  mergeDeadRatio?: number | undefined;
+  retainCheckpoints?: number | undefined;
+  recoverLatestValid?: boolean | undefined;
+}
+
 interface Addon {
   setErrorFactory(factory: (status: number, message: string) => Error): void;
   openHybridLog(dir: string, options: NativeHybridLogOptions): Promise<NativeStore>;
   openLsm(dir: string, options: NativeLsmOptions): Promise<NativeStore>;
+  openAppendLog(dir: string, options: NativeAppendLogOptions): Promise<NativeStore>;
   noop(): void;
   statusCodeCount: number;
 }

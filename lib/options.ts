@@ -1,18 +1,25 @@
 // open() options: defaults, documentation and validation at the door, so a
 // mistake is reported with the option's name before any file is touched.
 //
-// Each engine takes the shared options and its own; an option of the other
-// engine given explicitly is an error naming both, never silently ignored.
-import { invalidArgument, TidekvError } from './errors.js';
-import { CompactionStyleCode, type NativeHybridLogOptions, type NativeLsmOptions } from './native.js';
+// Each engine takes the shared options and its own; an option of another
+// engine given explicitly is an error naming the engines, never silently ignored.
+import { invalidArgument } from './errors.js';
+import {
+  CompactionStyleCode,
+  type NativeAppendLogOptions,
+  type NativeHybridLogOptions,
+  type NativeLsmOptions,
+} from './native.js';
 
 export type EngineName = 'hybridlog' | 'lsm' | 'appendlog';
 
 export interface OpenOptions {
   /**
    * Storage engine (default `'hybridlog'`): `'hybridlog'` (hash index over a hybrid log,
-   * after FASTER: fastest point updates, no ordered iteration) or `'lsm'` (LSM tree: keys
-   * kept in order, so `range()` works). `'appendlog'` is not available yet.
+   * after FASTER: fastest point updates, no ordered iteration), `'lsm'` (LSM tree: keys
+   * kept in order, so `range()` works) or `'appendlog'` (after Bitcask: every write
+   * appended to a segment file, an in-memory directory of where each key is; suits large
+   * values). bench/ENGINES.md compares them.
    */
   engine?: EngineName | undefined;
 
@@ -41,7 +48,11 @@ export interface OpenOptions {
    * and value must fit in one page: the largest value is about pageBytes - 8 KiB.
    */
   pageBytes?: number | undefined;
-  /** Segment file size, a multiple of pageBytes (default 64 MiB): the unit of disk reclamation. */
+  /**
+   * Segment file size (default 64 MiB): the unit of disk reclamation. Hybrid log: a
+   * multiple of pageBytes. Append log: 64 KiB to 4 GiB; a record larger than this gets a
+   * segment of its own.
+   */
   segmentBytes?: number | undefined;
   /** Share of in-memory pages updated in place, in (0, 1] (default 0.9). */
   mutableFraction?: number | undefined;
@@ -90,6 +101,14 @@ export interface OpenOptions {
   bloomBitsPerKey?: number | undefined;
   /** Table data block size, the unit a read checks the CRC of (default 4096). */
   blockBytes?: number | undefined;
+
+  // ---- engine 'appendlog' only (and segmentBytes above) ----
+
+  /**
+   * A sealed segment is merged (its live records rewritten, the file dropped) by a
+   * background thread once this share of its bytes is dead, in (0, 1] (default 0.5).
+   */
+  mergeDeadRatio?: number | undefined;
 }
 
 export type CheckpointMode = 'incremental' | 'fold-over';
@@ -128,7 +147,13 @@ export interface ResolvedLsmOptions extends SharedResolved {
   blockBytes: number;
 }
 
-export type ResolvedOptions = ResolvedHybridLogOptions | ResolvedLsmOptions;
+export interface ResolvedAppendLogOptions extends SharedResolved {
+  engine: 'appendlog';
+  segmentBytes: number;
+  mergeDeadRatio: number;
+}
+
+export type ResolvedOptions = ResolvedHybridLogOptions | ResolvedLsmOptions | ResolvedAppendLogOptions;
 
 const SHARED_DEFAULTS: Readonly<SharedResolved> = {
   retainCheckpoints: 3,
@@ -163,13 +188,22 @@ export const DEFAULT_LSM_OPTIONS: Readonly<ResolvedLsmOptions> = Object.freeze({
   blockBytes: 4096,
 });
 
+export const DEFAULT_APPENDLOG_OPTIONS: Readonly<ResolvedAppendLogOptions> = Object.freeze({
+  ...SHARED_DEFAULTS,
+  engine: 'appendlog',
+  segmentBytes: 64 * 1024 * 1024,
+  mergeDeadRatio: 0.5,
+});
+
+const ENGINE_NAMES: readonly EngineName[] = ['hybridlog', 'lsm', 'appendlog'];
 const SHARED_OPTION_NAMES: ReadonlySet<string> = new Set(['engine', 'memoryBudgetBytes', 'retainCheckpoints', 'recover']);
-/** Names a user may pass to either engine, checked by each (the LSM only has incremental checkpoints). */
-const ACCEPTED_BY_BOTH: ReadonlySet<string> = new Set(['checkpointMode']);
-/** The options only one engine takes. */
-const ENGINE_OPTION_NAMES: Readonly<Record<'hybridlog' | 'lsm', ReadonlySet<string>>> = {
+/** Names a user may pass to every engine, checked by each (only the hybrid log has fold-over checkpoints). */
+const ACCEPTED_BY_ALL: ReadonlySet<string> = new Set(['checkpointMode']);
+/** The options each engine takes beyond the shared ones. */
+const ENGINE_OPTION_NAMES: Readonly<Record<EngineName, ReadonlySet<string>>> = {
   hybridlog: new Set(Object.keys(DEFAULT_OPTIONS).filter((name) => !SHARED_OPTION_NAMES.has(name))),
   lsm: new Set(Object.keys(DEFAULT_LSM_OPTIONS).filter((name) => !SHARED_OPTION_NAMES.has(name))),
+  appendlog: new Set(Object.keys(DEFAULT_APPENDLOG_OPTIONS).filter((name) => !SHARED_OPTION_NAMES.has(name))),
 };
 
 const MAX_U32 = 2 ** 32 - 1;
@@ -193,22 +227,21 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   const given = options as Record<string, unknown>;
   for (const name of Object.keys(given)) {
-    if (!SHARED_OPTION_NAMES.has(name) && !ENGINE_OPTION_NAMES.hybridlog.has(name) && !ENGINE_OPTION_NAMES.lsm.has(name)) {
+    if (!SHARED_OPTION_NAMES.has(name) && !ENGINE_NAMES.some((e) => ENGINE_OPTION_NAMES[e].has(name))) {
       throw invalidArgument(`unknown option '${name}'`);
     }
   }
   const engine = given['engine'] === undefined ? 'hybridlog' : given['engine'];
-  if (engine === 'appendlog') {
-    throw new TidekvError('ERR_INVALID_ARG', `engine '${engine}' is not available yet; use 'hybridlog' or 'lsm'`);
-  }
-  if (engine !== 'hybridlog' && engine !== 'lsm') {
+  if (!ENGINE_NAMES.includes(engine as EngineName)) {
     throw invalidArgument(`option engine must be 'hybridlog', 'lsm' or 'appendlog', got ${describe(engine)}`);
   }
-  const other = engine === 'lsm' ? 'hybridlog' : 'lsm';
+  const chosen = engine as EngineName;
   for (const name of Object.keys(given)) {
-    if (given[name] !== undefined && ENGINE_OPTION_NAMES[other].has(name) && !ACCEPTED_BY_BOTH.has(name)) {
-      throw invalidArgument(`option ${name} belongs to engine '${other}'; engine '${engine}' does not take it`);
-    }
+    if (given[name] === undefined || SHARED_OPTION_NAMES.has(name) || ACCEPTED_BY_ALL.has(name)) continue;
+    if (ENGINE_OPTION_NAMES[chosen].has(name)) continue;
+    const owners = ENGINE_NAMES.filter((e) => ENGINE_OPTION_NAMES[e].has(name)).map((e) => `'${e}'`);
+    const belongs = owners.length === 1 ? `engine ${owners[0]}` : `engines ${owners.join(' and ')}`;
+    throw invalidArgument(`option ${name} belongs to ${belongs}; engine '${chosen}' does not take it`);
   }
   const shared: SharedResolved = { ...SHARED_DEFAULTS };
   for (const name of ['memoryBudgetBytes', 'retainCheckpoints'] as const) {
@@ -222,7 +255,34 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     }
     shared.recover = recover;
   }
-  return engine === 'lsm' ? resolveLsm(given, shared) : resolveHybridLog(given, shared);
+  switch (chosen) {
+    case 'lsm':
+      return resolveLsm(given, shared);
+    case 'appendlog':
+      return resolveAppendLog(given, shared);
+    case 'hybridlog':
+      return resolveHybridLog(given, shared);
+  }
+}
+
+function resolveAppendLog(given: Record<string, unknown>, shared: SharedResolved): ResolvedAppendLogOptions {
+  const resolved: ResolvedAppendLogOptions = { ...DEFAULT_APPENDLOG_OPTIONS, ...shared };
+  const mode = given['checkpointMode'];
+  if (mode !== undefined && mode !== 'incremental') {
+    throw invalidArgument(
+      `option checkpointMode: engine 'appendlog' checkpoints are always incremental (they add the bytes appended since), got ${describe(mode)}`,
+    );
+  }
+  const segmentBytes = readInteger(given, 'segmentBytes', 1, Number.MAX_SAFE_INTEGER);
+  if (segmentBytes !== undefined) resolved.segmentBytes = segmentBytes;
+  const ratio = given['mergeDeadRatio'];
+  if (ratio !== undefined) {
+    if (typeof ratio !== 'number' || !(ratio > 0 && ratio <= 1)) {
+      throw invalidArgument(`option mergeDeadRatio must be a number in (0, 1], got ${describe(ratio)}`);
+    }
+    resolved.mergeDeadRatio = ratio;
+  }
+  return resolved;
 }
 
 function resolveHybridLog(given: Record<string, unknown>, shared: SharedResolved): ResolvedHybridLogOptions {
@@ -318,6 +378,16 @@ export function nativeLsmOptions(o: ResolvedLsmOptions): NativeLsmOptions {
     stopRuns: o.stopRuns,
     bloomBitsPerKey: o.bloomBitsPerKey,
     blockBytes: o.blockBytes,
+    retainCheckpoints: o.retainCheckpoints,
+    recoverLatestValid: o.recover === 'latest-valid',
+  };
+}
+
+export function nativeAppendLogOptions(o: ResolvedAppendLogOptions): NativeAppendLogOptions {
+  return {
+    memoryBudgetBytes: o.memoryBudgetBytes,
+    segmentBytes: o.segmentBytes,
+    mergeDeadRatio: o.mergeDeadRatio,
     retainCheckpoints: o.retainCheckpoints,
     recoverLatestValid: o.recover === 'latest-valid',
   };

@@ -125,11 +125,11 @@ interface KillPlan {
 const tinyMemory = { memoryBudgetBytes: 256 * KiB, pageBytes: 64 * KiB, segmentBytes: 256 * KiB };
 
 function planOptions(engine: EngineUnderTest, rng: Rng): { profile: string; options: OpenOptions } {
-  if (engine === 'lsm') {
+  if (engine !== 'hybridlog') {
     const profile = rng.pick(['default', 'tinyMemory', 'tinyMemory', 'tinyPages', 'smallIndex'] as const);
     const retain = rng.pick([undefined, 1, 2, 3, 5] as const);
     const base = presetOptions(engine, profile);
-    return { profile: `lsm-${profile}`, options: retain === undefined ? base : { ...base, retainCheckpoints: retain } };
+    return { profile: `${engine}-${profile}`, options: retain === undefined ? base : { ...base, retainCheckpoints: retain } };
   }
   const profile = rng.pick(['default', 'tinyMemory', 'tinyMemory', 'fold-over', 'fold-over-tiny', 'tinyPages'] as const);
   const retain = rng.pick([undefined, 1, 2, 3, 5] as const);

@@ -1,5 +1,5 @@
 // open() options per engine: each engine takes the shared options and its
-// own; the other engine's options are refused by name, before any file is
+// own; another engine's options are refused by name, before any file is
 // touched. (Generic option checks live in bad-input.test.ts.)
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -89,8 +89,45 @@ describe('open() options per engine', () => {
     }
   });
 
-  it("still refuses engine 'appendlog' (not available yet)", async () => {
-    await expectOpenRejects({ engine: 'appendlog' }, ['appendlog']);
+  it("refuses the 'lsm' and hybrid-log-only options for engine 'appendlog', and its own for the others", async () => {
+    for (const [name, value] of [...LSM_ONLY, ...HYBRIDLOG_ONLY.filter(([n]) => n !== 'segmentBytes')]) {
+      await expectOpenRejects({ engine: 'appendlog', [name]: value }, [name, "'appendlog'"]);
+    }
+    await expectOpenRejects({ engine: 'lsm', mergeDeadRatio: 0.5 }, ['mergeDeadRatio', "'appendlog'", "'lsm'"]);
+    await expectOpenRejects({ mergeDeadRatio: 0.5 }, ['mergeDeadRatio', "'appendlog'", "'hybridlog'"]);
+    // segmentBytes belongs to both log engines: named as such to the LSM.
+    await expectOpenRejects({ engine: 'lsm', segmentBytes: 1 << 20 }, ["'hybridlog' and 'appendlog'", "'lsm'"]);
+    await expectOpenRejects({ engine: 'appendlog', checkpointMode: 'fold-over' }, ['checkpointMode', 'incremental']);
+  });
+
+  it('rejects bad values of the appendlog options, naming the option', async () => {
+    const bad: ReadonlyArray<readonly [string, readonly unknown[]]> = [
+      ['mergeDeadRatio', [0, -0.5, 1.01, NaN, Infinity, '0.5', null]],
+      ['segmentBytes', [0, -1, 1.5, 1000, 2 ** 32 + 1, '65536']],
+      ['memoryBudgetBytes', [0, -1, 1024]],
+      ['retainCheckpoints', [0, 10001]],
+    ];
+    for (const [name, values] of bad) {
+      for (const value of values) await expectOpenRejects({ engine: 'appendlog', [name]: value }, [name]);
+    }
+  });
+
+  it('passes valid appendlog options to the engine', async () => {
+    const db = await open(join(makeTempDir(), 'db'), {
+      engine: 'appendlog',
+      memoryBudgetBytes: 8 << 20,
+      segmentBytes: 64 * 1024,
+      mergeDeadRatio: 1,
+      retainCheckpoints: 2,
+      recover: 'latest-valid',
+      checkpointMode: 'incremental',
+    });
+    expect(db.engine).toBe('appendlog');
+    expect(db.capabilities.ordered).toBe(false);
+    // 64 KiB segments: 100 records of 1 KiB seal several of them.
+    for (let i = 0; i < 100; i++) db.put(`k${i}`, Buffer.alloc(1024, i));
+    expect(db.stats()['segmentsSealed']).toBeGreaterThan(0);
+    await db.close();
   });
 
   it('passes valid lsm options to the engine', async () => {
@@ -117,6 +154,8 @@ describe('open() options per engine', () => {
     for (const [made, other] of [
       ['hybridlog', 'lsm'],
       ['lsm', 'hybridlog'],
+      ['appendlog', 'hybridlog'],
+      ['lsm', 'appendlog'],
     ] as const) {
       const dir = join(makeTempDir(), 'db');
       const db = await open(dir, { engine: made });

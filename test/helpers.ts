@@ -12,7 +12,7 @@ import { open, TidekvError, type OpenOptions, type Store, type TidekvErrorCode }
 export const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
 /** Engines under test. Later engines are added here by name. */
-export const ENGINES = ['hybridlog', 'lsm'] as const;
+export const ENGINES = ['hybridlog', 'lsm', 'appendlog'] as const;
 export type EngineUnderTest = (typeof ENGINES)[number];
 
 export const PRESET_NAMES = ['default', 'tinyMemory', 'tinyPages', 'smallIndex'] as const;
@@ -46,25 +46,41 @@ export function presetOptions(engine: EngineUnderTest, preset: PresetName): Open
         case 'smallIndex': // many small runs before compaction
           return { engine, memtableBytes: 64 * KiB, runsPerLevel: 8, slowdownRuns: 16, stopRuns: 32 };
       }
+    case 'appendlog':
+      switch (preset) {
+        case 'default':
+          return { engine };
+        case 'tinyMemory': // tiny segments and write buffer: segments seal and merge all the time
+          return { engine, memoryBudgetBytes: 1 * MiB, segmentBytes: 64 * KiB };
+        case 'tinyPages': // tiny segments, merged at the first dead bytes
+          return { engine, segmentBytes: 64 * KiB, mergeDeadRatio: 0.05 };
+        case 'smallIndex': // merges only of segments that are all dead
+          return { engine, segmentBytes: 256 * KiB, mergeDeadRatio: 1 };
+      }
   }
   throw new Error(`no presets for engine ${String(engine)}`);
 }
 
 /** The data files a checkpoint adds, by name prefix, per engine (the manifest aside). */
 export function checkpointFilePrefixes(engine: EngineUnderTest): readonly string[] {
-  return engine === 'hybridlog' ? ['snap-', 'index-'] : ['table-'];
+  // The append log's segments exist before a checkpoint; it adds hint files.
+  return engine === 'hybridlog' ? ['snap-', 'index-'] : engine === 'lsm' ? ['table-'] : ['hint-'];
 }
 
 /** Names of data files no checkpoint could name: what a crash may leave behind. */
 export function orphanFileNames(engine: EngineUnderTest): readonly string[] {
   return engine === 'hybridlog'
     ? ['snap-00000000000000000042.dat', 'index-00000000000000000042.dat']
-    : ['table-00000000000000000042.sst'];
+    : engine === 'lsm'
+      ? ['table-00000000000000000042.sst']
+      : ['seg-00000000000000000042.log', 'hint-00000000000000000042.dat'];
 }
 
 /** The memory a store holds for data, the figure memoryBudgetBytes bounds. */
 export function dataMemoryBytes(engine: EngineUnderTest, stats: Record<string, number>): number | undefined {
-  return engine === 'hybridlog' ? stats['logMemoryBytes'] : stats['memoryBytes'];
+  // The append log's budget holds its write buffer; its key directory (like the
+  // hybrid log's index) is extra, and values are read through mmap.
+  return engine === 'hybridlog' ? stats['logMemoryBytes'] : engine === 'lsm' ? stats['memoryBytes'] : stats['writeBufferBytes'];
 }
 
 /** Number of runs of property tests (env TIDEKV_PROPERTY_RUNS overrides). */

@@ -295,7 +295,7 @@ describe('regression cases (test/regressions/*.json)', () => {
           await runCase(engine, preset, body.ops, KEY_POOL, {
             retainCheckpoints: body.retainCheckpoints ?? DEFAULT_SETUP.retainCheckpoints,
             // The LSM has only incremental checkpoints; the case's ops still apply.
-            checkpointMode: engine === 'lsm' ? 'incremental' : (body.checkpointMode ?? DEFAULT_SETUP.checkpointMode),
+            checkpointMode: engine !== 'hybridlog' ? 'incremental' : (body.checkpointMode ?? DEFAULT_SETUP.checkpointMode),
           });
         });
       }

@@ -223,8 +223,11 @@ export function checkFullState(db: Store, model: Model, ctx: RunContext, where: 
   if (logMemory !== undefined && budget !== undefined && logMemory > budget) {
     fail(`${where}: stats().logMemoryBytes = ${logMemory} exceeds memoryBudgetBytes ${budget}`);
   }
-  const verified = capture(() => db.verify());
-  if (!verified.ok) fail(`${where}: verify() failed with ${verified.code}`);
+  try {
+    db.verify();
+  } catch (e) {
+    fail(`${where}: verify() failed with ${e instanceof TidekvError ? `${e.code}: ${e.message}` : String(e)}`);
+  }
 }
 
 async function runOne(db: Store, model: Model, rec: OpRec, where: string, ctx: RunContext): Promise<void> {

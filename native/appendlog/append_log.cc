@@ -82,9 +82,9 @@ Status AppendLogEngine::Open(const AppendLogOptions& options, const std::string&
   TIDEKV_RETURN_IF_ERROR(Recover());
   janitor_->Start();
   {
-    Lock lock(mu_);
-    if (!writer_.active()) TIDEKV_RETURN_IF_ERROR(NewActiveSegmentLocked(0));
+    // The first write creates the active segment (an empty store has no files).
     // Segments recovered with enough dead bytes are merged from the start.
+    Lock lock(mu_);
     merge_wanted_ = true;
   }
   if (options_.background_merge) merge_thread_ = std::thread([this] { MergeLoop(); });
@@ -462,6 +462,9 @@ void AppendLogEngine::GetStats(EngineStats* stats) {
 }
 
 Status AppendLogEngine::Verify() {
+  // No merge half-way: its outputs hold records the directory may point at
+  // before they join the live segments.
+  std::lock_guard<std::mutex> merging(merge_mu_);
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
   TIDEKV_RETURN_IF_ERROR(writer_.Flush());

@@ -508,25 +508,27 @@ Status AppendLogEngine::Restore(uint64_t version) {
     std::unique_lock<std::mutex> ck(ckpt_mu_);
     ckpt_cv_.wait(ck, [&] { return outstanding_cuts_ == 0; });
   }
+  Retained target;
+  {
+    std::lock_guard<std::mutex> ck(ckpt_mu_);
+    auto it = std::find_if(retained_.begin(), retained_.end(),
+                           [&](const Retained& r) { return r.manifest.info.version == version; });
+    if (it != retained_.end()) target = *it;
+  }
+  if (target.manifest.info.version != version) {
+    Lock lock(mu_);
+    restoring_ = false;
+    merge_cv_.notify_one();
+    return Status::VersionNotFound("checkpoint version " + std::to_string(version) + " is not retained");
+  }
+  // A running merge stops at its next batch (leaving a whole state).
   interrupt_merge_ = true;
   std::unique_lock<std::mutex> merging(merge_mu_);
   interrupt_merge_ = false;
   // The target's key directory is read before anything is discarded, so a
   // damaged hint file fails the restore and leaves the store as it was.
-  Retained target;
   LoadedState state;
-  Status s;
-  {
-    std::lock_guard<std::mutex> ck(ckpt_mu_);
-    auto it = std::find_if(retained_.begin(), retained_.end(),
-                           [&](const Retained& r) { return r.manifest.info.version == version; });
-    if (it == retained_.end()) {
-      s = Status::VersionNotFound("checkpoint version " + std::to_string(version) + " is not retained");
-    } else {
-      target = *it;
-    }
-  }
-  if (s.ok()) s = LoadState(target, &state);
+  Status s = LoadState(target, &state);
   std::vector<Retained> dropped;
   std::vector<SegmentRef> old_live, old_table;
   Lock lock(mu_);
@@ -552,7 +554,6 @@ Status AppendLogEngine::Restore(uint64_t version) {
     old_table = std::move(seg_table_);
     writer_.Reset(nullptr);
     Status installed = InstallStateLocked(target, &state);
-    if (installed.ok() && !writer_.active()) installed = NewActiveSegmentLocked(0);
     if (!installed.ok()) {
       broken_ = Status(installed.code(), "restore failed half-way, reopen the store: " + std::string(installed.message()));
       s = installed;

@@ -85,6 +85,11 @@ Status AppendLogEngine::Compact(CompactionResult* result) {
   }
   Status s = inputs.empty() ? Status::OK() : RunMerge(std::move(inputs), result);
   janitor_->Drain();
+  if (s.code() == StatusCode::kBusy) {  // interrupted: say by what
+    Lock lock(mu_);
+    return closing_ ? Status::Closed("store closed during compaction")
+                    : Status::Busy("compaction stopped: the store was restored");
+  }
   return s;
 }
 
@@ -223,16 +228,11 @@ Status AppendLogEngine::RunMerge(std::vector<SegmentRef> inputs, CompactionResul
 
   Lock lock(mu_);
   longest_merge_pause_micros_ = std::max(longest_merge_pause_micros_, longest_pause);
-  if (interrupted()) {
-    // A restore or close: the live state is about to be replaced or dropped,
-    // so the outputs never join it (their files go with that state). They
-    // stay in the segment table until then: the directory may point into them.
-    return Status::Busy("merge interrupted");
-  }
   if (!s.ok()) {
-    // The directory may already point into the outputs: they join the live
-    // state beside their inputs (whose moved records now count as dead). A
-    // later checkpoint writes the hints they lack.
+    // A failure, or a restore or close interrupting (kBusy). The directory
+    // may already point into the outputs: they join the live state beside
+    // their inputs (whose moved records now count as dead), so the state
+    // stays whole whatever follows. A later checkpoint writes their hints.
     if (out.active()) {
       SegmentRef o = out.segment();
       o->length = out.flushed();

@@ -74,8 +74,14 @@ Status ReadHintFile(Env* env, const std::string& dir, uint64_t number, uint32_t*
                     std::string* entries) {
   entries->clear();
   FileHeader header;
-  TIDEKV_RETURN_IF_ERROR(ReadBlockFile(env, JoinPath(dir, HintFileName(number)), BlockFileKind::kHints, &header,
-                                       [&](uint64_t, Slice block) -> Status {
+  const std::string path = JoinPath(dir, HintFileName(number));
+  uint64_t expected_key = 0;
+  TIDEKV_RETURN_IF_ERROR(ReadBlockFile(env, path, BlockFileKind::kHints, &header,
+                                       [&](uint64_t key, Slice block) -> Status {
+                                         // Block keys are not under the block CRC: they must count 0, 1, 2 ...
+                                         if (key != expected_key++) {
+                                           return Status::Corruption(path + ": hint block out of sequence");
+                                         }
                                          entries->append(block.data(), block.size());
                                          return Status::OK();
                                        }));

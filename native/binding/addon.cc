@@ -16,6 +16,7 @@
 #include "binding/promise_worker.h"
 #include "common/limits.h"
 #include "hybridlog/hybrid_log.h"
+#include "appendlog/append_log.h"
 #include "lsm/lsm_engine.h"
 
 namespace tidekv::binding {
@@ -212,6 +213,37 @@ Napi::Value OpenLsm(const Napi::CallbackInfo& info) {
   });
 }
 
+// openAppendLog(dir: string, options: object) -> Promise<NativeStore>. Only
+// types are checked here; AppendLog::Open checks ranges and names the option.
+Napi::Value OpenAppendLog(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
+    ThrowInvalidArgument(env, "openAppendLog(dir, options): bad arguments");
+    return Napi::Value();
+  }
+  Napi::Object o = info[1].As<Napi::Object>();
+  AppendLogOptions options;
+  if (!ReadOption(o, "memoryBudgetBytes", &options.memory_budget_bytes) ||
+      !ReadOption(o, "segmentBytes", &options.segment_bytes) ||
+      !ReadOption32(o, "retainCheckpoints", &options.retain_checkpoints)) {
+    return Napi::Value();
+  }
+  Napi::Value ratio = o.Get("mergeDeadRatio");
+  if (!ratio.IsUndefined()) {
+    if (!ratio.IsNumber()) {
+      ThrowInvalidArgument(env, "option mergeDeadRatio must be a number");
+      return Napi::Value();
+    }
+    options.merge_dead_ratio = ratio.As<Napi::Number>().DoubleValue();
+  }
+  options.recover_latest_valid = o.Get("recoverLatestValid").ToBoolean().Value();
+  std::string dir;
+  if (!ReadDir(info, &dir)) return Napi::Value();
+  return QueueOpen(env, [options, dir](std::unique_ptr<Engine>* engine) {
+    return AppendLog::Open(options, dir, engine);
+  });
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -221,6 +253,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   exports.Set("openHybridLog", Napi::Function::New(env, OpenHybridLog, "openHybridLog"));
   exports.Set("openLsm", Napi::Function::New(env, OpenLsm, "openLsm"));
+  exports.Set("openAppendLog", Napi::Function::New(env, OpenAppendLog, "openAppendLog"));
   napi_value noop;
   napi_create_function(env, "noop", NAPI_AUTO_LENGTH, Noop, nullptr, &noop);
   exports.Set("noop", Napi::Value(env, noop));

@@ -217,7 +217,10 @@ Status ReadBlockFile(Env* env, const std::string& path, BlockFileKind kind, File
     return Status::Corruption(path + ": block file holds another kind of data");
   }
   const char* footer = base + size - kBlockFooterBytes;
-  if (LoadFixed64(footer) != kBlockFooterMagic || LoadFixed32(footer + 24) != crc32c::Value(footer, 24)) {
+  // The reserved u32 and the padding after each block are written as zeros
+  // and are not under a CRC: anything else there is damage too.
+  if (LoadFixed64(footer) != kBlockFooterMagic || LoadFixed32(footer + 24) != crc32c::Value(footer, 24) ||
+      LoadFixed32(footer + 28) != 0) {
     return Status::Corruption(path + ": block file footer missing or damaged (truncated?)");
   }
   const uint64_t expected_blocks = LoadFixed64(footer + 8);
@@ -236,6 +239,9 @@ Status ReadBlockFile(Env* env, const std::string& path, BlockFileKind kind, File
       const Slice bytes(p + kBlockHeaderBytes, length);
       if (!apply && LoadFixed32(p + 12) != crc32c::Value(bytes.data(), bytes.size())) {
         return Status::Corruption(path + ": block checksum mismatch at offset " + std::to_string(offset));
+      }
+      for (uint64_t pad = length; !apply && pad < padded; ++pad) {
+        if (bytes.data()[pad] != 0) return Status::Corruption(path + ": damaged padding at offset " + std::to_string(offset));
       }
       if (apply) TIDEKV_RETURN_IF_ERROR(fn(key, bytes));
       offset += kBlockHeaderBytes + padded;
