@@ -8,11 +8,13 @@
 // segment and hint file.
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <set>
 
 #include "appendlog/append_log_impl.h"
 #include "common/hash.h"
+#include "common/large_array.h"
 #include "common/varint.h"
 
 namespace tidekv::appendlog {
@@ -324,15 +326,25 @@ Status AppendLogEngine::LoadState(const Retained& r, LoadedState* state) {
   struct Entry {
     uint64_t hash;
     uint64_t seq;
-    Slice key;
+    const char* key;
     Location loc;
     uint32_t frame8;
-    uint16_t segment_index;
+    uint16_t key_bytes;
+    uint16_t segment_index;  // in r.segments
     bool tombstone;
+    bool superseded;         // a newer entry of its key was seen
   };
   std::deque<std::string> blobs;  // entries point into them: a deque never moves its elements
-  std::vector<Entry> entries;
   if (r.segments.size() > UINT16_MAX) return Status::Unsupported("more than 65535 segments in one checkpoint");
+  uint64_t hint_bytes = 0;
+  for (const SegmentCut& cut : r.segments) {
+    for (const HintFileRef& h : cut.hints) hint_bytes += h->bytes;
+  }
+  // An entry takes at least 6 bytes of a hint file: room for the most there
+  // can be costs only address space (pages are touched as entries arrive).
+  LargeArray<Entry> entries;
+  if (!entries.Allocate(hint_bytes / 6 + 1)) return Status::Limit("out of memory reading hint files");
+  size_t count = 0;
   for (size_t si = 0; si < r.segments.size(); ++si) {
     const SegmentCut& cut = r.segments[si];
     for (const HintFileRef& h : cut.hints) {
@@ -349,43 +361,57 @@ Status AppendLogEngine::LoadState(const Retained& r, LoadedState* state) {
         if (e.offset < kFileHeaderBytes) return Status::Corruption(where + ": hint entry before the segment's records");
         // Records past the checkpoint's length came later: not part of it.
         if (e.offset + e.frame_bytes > cut.length) return Status::OK();
-        entries.push_back(Entry{HashKey(e.key), e.seq, e.key, MakeLocation(segment, e.offset),
-                                static_cast<uint32_t>(e.frame_bytes >> 3), static_cast<uint16_t>(si),
-                                e.type == RecordType::kTombstone});
+        if (count == entries.size()) return Status::Corruption(where + ": more hint entries than its bytes can hold");
+        entries[count++] = Entry{HashKey(e.key), e.seq, e.key.data(), MakeLocation(segment, e.offset),
+                                 static_cast<uint32_t>(e.frame_bytes >> 3), static_cast<uint16_t>(e.key.size()),
+                                 static_cast<uint16_t>(si), e.type == RecordType::kTombstone, false};
         return Status::OK();
       }));
     }
   }
-  // Open addressing over entry indexes; the winner of each key stays.
-  size_t capacity = 16;
-  while (capacity < entries.size() * 2) capacity <<= 1;
-  std::vector<uint32_t> table(capacity, UINT32_MAX);
-  const size_t mask = capacity - 1;
-  size_t winners = 0;
-  for (uint32_t i = 0; i < entries.size(); ++i) {
+  if (count >= UINT32_MAX) return Status::Unsupported("more than 4G hint entries in one checkpoint");
+  // The directory itself does the deduplication: while loading, a slot's loc
+  // holds 1 + the index of its key's newest entry so far.
+  KeyDir& dir = state->keydir;
+  dir = KeyDir(16);
+  if (!dir.Reserve(count)) return Status::Limit("out of memory for the key directory");
+  constexpr size_t kAhead = 16;  // slots fetched ahead: the probes' cache misses overlap
+  for (size_t i = 0; i < count; ++i) {
+    if (i + kAhead < count) dir.Prefetch(entries[i + kAhead].hash);
     const Entry& e = entries[i];
-    for (size_t j = e.hash & mask;; j = (j + 1) & mask) {
-      if (table[j] == UINT32_MAX) {
-        table[j] = i;
-        ++winners;
-        break;
-      }
-      const Entry& o = entries[table[j]];
-      if (o.hash == e.hash && o.key == e.key) {
-        if (e.seq > o.seq) table[j] = i;
-        break;
-      }
+    KeyDir::Slot* slot = dir.Find(e.hash, [&](Location l) {
+      const Entry& o = entries[l - 1];
+      return o.key_bytes == e.key_bytes && std::memcmp(o.key, e.key, e.key_bytes) == 0;
+    });
+    if (slot == nullptr) {
+      (void)dir.Insert(e.hash, i + 1);  // reserved: cannot fail
+    } else if (e.seq > entries[slot->loc - 1].seq) {
+      entries[slot->loc - 1].superseded = true;
+      slot->loc = i + 1;
+    } else {
+      entries[i].superseded = true;
     }
   }
-  state->keydir = KeyDir(16);
-  if (!state->keydir.Reserve(winners)) return Status::Limit("out of memory for the key directory");
+  // Each winner's slot takes its location (entries in order, their slots
+  // fetched ahead); a winning tombstone means the key is absent.
+  // Neither an entry index + 1 (fewer than 2^32 - 1 entries) nor a real location (segment 0).
+  constexpr Location kDeleted = UINT32_MAX;
   state->live_bytes.assign(r.segments.size(), 0);
-  for (uint32_t i : table) {
-    if (i == UINT32_MAX || entries[i].tombstone) continue;
+  bool deleted = false;
+  for (size_t i = 0; i < count; ++i) {
+    if (i + kAhead < count) dir.Prefetch(entries[i + kAhead].hash);
     const Entry& e = entries[i];
-    (void)state->keydir.Insert(e.hash, e.loc);  // reserved: cannot fail
+    if (e.superseded) continue;
+    KeyDir::Slot* slot = dir.FindLocation(e.hash, i + 1);
+    if (e.tombstone) {
+      slot->loc = kDeleted;
+      deleted = true;
+      continue;
+    }
+    slot->loc = e.loc;
     state->live_bytes[e.segment_index] += uint64_t{e.frame8} << 3;
   }
+  if (deleted) dir.RemoveIf([](const KeyDir::Slot& slot) { return slot.loc == kDeleted; });
   return Status::OK();
 }
 

@@ -1,6 +1,6 @@
 #include "appendlog/keydir.h"
 
-#include <new>
+#include <cstdlib>
 
 namespace tidekv::appendlog {
 
@@ -16,14 +16,19 @@ size_t SlotsFor(size_t keys) { return RoundUpPowerOfTwo(keys + keys / 3 + 1); }
 }  // namespace
 
 KeyDir::KeyDir(size_t min_slots) {
-  const size_t n = RoundUpPowerOfTwo(min_slots);
-  slots_.reset(new Slot[n]());
+  size_t n = RoundUpPowerOfTwo(min_slots);
+  // A refused mapping leaves the smallest table (the caller asked for room,
+  // not for correctness; growth reports running out of memory later).
+  if (!slots_.Allocate(n)) {
+    n = kMinSlots;
+    if (!slots_.Allocate(n)) std::abort();  // 512 bytes refused: nothing sensible is left to do
+  }
   mask_ = n - 1;
 }
 
 bool KeyDir::Grow(size_t new_capacity) {
-  std::unique_ptr<Slot[]> fresh(new (std::nothrow) Slot[new_capacity]());
-  if (!fresh) return false;
+  LargeArray<Slot> fresh;
+  if (!fresh.Allocate(new_capacity)) return false;
   const size_t mask = new_capacity - 1;
   for (size_t i = 0; i <= mask_; ++i) {
     const Slot& s = slots_[i];
@@ -55,7 +60,7 @@ void KeyDir::Erase(Slot* slot) {
   // Backward shift: walk the cluster after the hole and move back every
   // slot whose home position lies cyclically at or before the hole, so no
   // probe sequence crosses an empty slot it did not cross before.
-  size_t hole = static_cast<size_t>(slot - slots_.get());
+  size_t hole = static_cast<size_t>(slot - slots_.data());
   for (size_t i = (hole + 1) & mask_;; i = (i + 1) & mask_) {
     Slot& s = slots_[i];
     if (s.loc == 0) break;

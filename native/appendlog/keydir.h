@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "common/large_array.h"
+
 namespace tidekv::appendlog {
 
 // A record's place: segment number in the high 32 bits, offset / 8 in the
@@ -71,6 +73,20 @@ class KeyDir {
   size_t capacity() const { return mask_ + 1; }
   size_t MemoryBytes() const { return capacity() * sizeof(Slot); }
 
+  // Erases every slot for which pred(slot) is true.
+  template <class Pred>
+  void RemoveIf(Pred&& pred) {
+    // An erase shifts later slots back into the hole, so the same index is
+    // looked at again; a slot shifted across the table's end was seen already.
+    for (size_t i = 0; i <= mask_;) {
+      if (slots_[i].loc != 0 && pred(slots_[i])) {
+        Erase(&slots_[i]);
+      } else {
+        ++i;
+      }
+    }
+  }
+
   // Calls fn(slot) for every occupied slot, in table order. fn may change
   // slot.loc (not to 0) but not insert or erase.
   template <class Fn>
@@ -83,7 +99,7 @@ class KeyDir {
  private:
   bool Grow(size_t new_capacity);
 
-  std::unique_ptr<Slot[]> slots_;
+  LargeArray<Slot> slots_;  // huge pages where offered: random probes miss the TLB less
   size_t mask_ = 0;
   size_t count_ = 0;
 };

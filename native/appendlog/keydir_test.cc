@@ -93,5 +93,28 @@ TEST(KeyDir, ReserveAvoidsGrowthAndKeepsSixteenBytesASlot) {
   EXPECT_EQ(sizeof(KeyDir::Slot), 16u);
 }
 
+TEST(KeyDir, RemoveIfErasesExactlyTheMatchingSlots) {
+  uint64_t rng = testing::TestSeed() + 3;
+  for (int round = 0; round < 20; ++round) {
+    // Few distinct hashes: long clusters that wrap around the table's end.
+    KeyDir dir(64);
+    std::unordered_map<uint64_t, uint64_t> model;  // loc -> hash
+    const uint64_t n = 10 + testing::SplitMix(&rng) % 40;
+    for (uint64_t k = 0; k < n; ++k) {
+      const uint64_t hash = (round % 2 == 0) ? 60 + testing::SplitMix(&rng) % 6 : testing::SplitMix(&rng);
+      const Location loc = MakeLocation(1, 8 * k);
+      ASSERT_TRUE(dir.Insert(hash, loc));
+      model[loc] = hash;
+    }
+    const uint64_t modulus = 2 + testing::SplitMix(&rng) % 3;
+    auto doomed = [&](Location loc) { return (LocationOffset(loc) / 8) % modulus == 0; };
+    dir.RemoveIf([&](const KeyDir::Slot& s) { return doomed(s.loc); });
+    for (auto it = model.begin(); it != model.end();) it = doomed(it->first) ? model.erase(it) : std::next(it);
+    EXPECT_EQ(dir.size(), model.size());
+    // Every kept slot is still found by its hash (no probe chain was broken).
+    for (const auto& [loc, hash] : model) EXPECT_TRUE(dir.FindLocation(hash, loc) != nullptr);
+  }
+}
+
 }  // namespace
 }  // namespace tidekv::appendlog
