@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <deque>
 #include <set>
+#include <thread>
 
 #include "appendlog/append_log_impl.h"
 #include "common/hash.h"
@@ -326,7 +326,7 @@ Status AppendLogEngine::LoadState(const Retained& r, LoadedState* state) {
   struct Entry {
     uint64_t hash;
     uint64_t seq;
-    const char* key;
+    const char* key;  // in its hint file's mapping
     Location loc;
     uint32_t frame8;
     uint16_t key_bytes;
@@ -334,41 +334,79 @@ Status AppendLogEngine::LoadState(const Retained& r, LoadedState* state) {
     bool tombstone;
     bool superseded;         // a newer entry of its key was seen
   };
-  std::deque<std::string> blobs;  // entries point into them: a deque never moves its elements
   if (r.segments.size() > UINT16_MAX) return Status::Unsupported("more than 65535 segments in one checkpoint");
+  struct Job {
+    size_t segment_index;
+    const HintFile* hint;
+  };
+  std::vector<Job> jobs;
   uint64_t hint_bytes = 0;
-  for (const SegmentCut& cut : r.segments) {
-    for (const HintFileRef& h : cut.hints) hint_bytes += h->bytes;
-  }
-  // An entry takes at least 6 bytes of a hint file: room for the most there
-  // can be costs only address space (pages are touched as entries arrive).
-  LargeArray<Entry> entries;
-  if (!entries.Allocate(hint_bytes / 6 + 1)) return Status::Limit("out of memory reading hint files");
-  size_t count = 0;
   for (size_t si = 0; si < r.segments.size(); ++si) {
-    const SegmentCut& cut = r.segments[si];
-    for (const HintFileRef& h : cut.hints) {
-      blobs.emplace_back();
-      uint32_t segment = 0;
-      uint64_t covered = 0;
-      TIDEKV_RETURN_IF_ERROR(ReadHintFile(env_, dir_, h->number, &segment, &covered, &blobs.back()));
-      const std::string where = JoinPath(dir_, h->name());
-      if (segment != cut.segment->number()) {
-        return Status::Corruption(where + ": hints of segment " + std::to_string(segment) + " listed for segment " +
-                                  std::to_string(cut.segment->number()));
-      }
-      TIDEKV_RETURN_IF_ERROR(ForEachHint(blobs.back(), where, [&](const HintEntry& e) -> Status {
-        if (e.offset < kFileHeaderBytes) return Status::Corruption(where + ": hint entry before the segment's records");
-        // Records past the checkpoint's length came later: not part of it.
-        if (e.offset + e.frame_bytes > cut.length) return Status::OK();
-        if (count == entries.size()) return Status::Corruption(where + ": more hint entries than its bytes can hold");
-        entries[count++] = Entry{HashKey(e.key), e.seq, e.key.data(), MakeLocation(segment, e.offset),
-                                 static_cast<uint32_t>(e.frame_bytes >> 3), static_cast<uint16_t>(e.key.size()),
-                                 static_cast<uint16_t>(si), e.type == RecordType::kTombstone, false};
-        return Status::OK();
-      }));
+    for (const HintFileRef& h : r.segments[si].hints) {
+      jobs.push_back(Job{si, h.get()});
+      hint_bytes += h->bytes;
     }
   }
+  // Reading, checking and decoding the hint files is most of the work: two
+  // threads share it, each taking files worth about half the bytes.
+  struct Part {
+    std::vector<MappedHints> files;  // keep the mappings the entries' keys point into
+    LargeArray<Entry> entries;
+    size_t count = 0;
+    Status status;
+  };
+  Part parts[2];
+  size_t split = 0;
+  for (uint64_t bytes = 0; split < jobs.size() && bytes * 2 < hint_bytes; ++split) bytes += jobs[split].hint->bytes;
+  auto parse = [&](Part* part, size_t from, size_t to) {
+    uint64_t bytes = 0;
+    for (size_t k = from; k < to; ++k) bytes += jobs[k].hint->bytes;
+    // An entry takes at least 6 bytes of a hint file: room for the most there
+    // can be costs only address space (pages are touched as entries arrive).
+    if (!part->entries.Allocate(bytes / 6 + 1)) {
+      part->status = Status::Limit("out of memory reading hint files");
+      return;
+    }
+    part->files.resize(to - from);
+    for (size_t k = from; k < to && part->status.ok(); ++k) {
+      const SegmentCut& cut = r.segments[jobs[k].segment_index];
+      MappedHints& file = part->files[k - from];
+      const std::string where = JoinPath(dir_, jobs[k].hint->name());
+      Status s = MapHintFile(env_, dir_, jobs[k].hint->number, &file);
+      if (s.ok() && file.segment_number != cut.segment->number()) {
+        s = Status::Corruption(where + ": hints of segment " + std::to_string(file.segment_number) +
+                               " listed for segment " + std::to_string(cut.segment->number()));
+      }
+      for (size_t b = 0; s.ok() && b < file.blocks.size(); ++b) {
+        s = ForEachHint(file.blocks[b], where, [&](const HintEntry& e) -> Status {
+          if (e.offset < kFileHeaderBytes) return Status::Corruption(where + ": hint entry before the segment's records");
+          // Records past the checkpoint's length came later: not part of it.
+          if (e.offset + e.frame_bytes > cut.length) return Status::OK();
+          if (part->count == part->entries.size()) {
+            return Status::Corruption(where + ": more hint entries than its bytes can hold");
+          }
+          part->entries[part->count++] =
+              Entry{HashKey(e.key), e.seq, e.key.data(), MakeLocation(file.segment_number, e.offset),
+                    static_cast<uint32_t>(e.frame_bytes >> 3), static_cast<uint16_t>(e.key.size()),
+                    static_cast<uint16_t>(jobs[k].segment_index), e.type == RecordType::kTombstone, false};
+          return Status::OK();
+        });
+      }
+      part->status = s;
+    }
+  };
+  if (split < jobs.size() && hint_bytes >= (1u << 20)) {
+    std::thread helper(parse, &parts[1], split, jobs.size());
+    parse(&parts[0], 0, split);
+    helper.join();
+  } else {
+    parse(&parts[0], 0, jobs.size());
+  }
+  TIDEKV_RETURN_IF_ERROR(parts[0].status);
+  TIDEKV_RETURN_IF_ERROR(parts[1].status);
+  const size_t first = parts[0].count;
+  const size_t count = first + parts[1].count;
+  auto entry = [&](size_t i) -> Entry& { return i < first ? parts[0].entries[i] : parts[1].entries[i - first]; };
   if (count >= UINT32_MAX) return Status::Unsupported("more than 4G hint entries in one checkpoint");
   // The directory itself does the deduplication: while loading, a slot's loc
   // holds 1 + the index of its key's newest entry so far.
@@ -377,19 +415,19 @@ Status AppendLogEngine::LoadState(const Retained& r, LoadedState* state) {
   if (!dir.Reserve(count)) return Status::Limit("out of memory for the key directory");
   constexpr size_t kAhead = 16;  // slots fetched ahead: the probes' cache misses overlap
   for (size_t i = 0; i < count; ++i) {
-    if (i + kAhead < count) dir.Prefetch(entries[i + kAhead].hash);
-    const Entry& e = entries[i];
+    if (i + kAhead < count) dir.Prefetch(entry(i + kAhead).hash);
+    const Entry& e = entry(i);
     KeyDir::Slot* slot = dir.Find(e.hash, [&](Location l) {
-      const Entry& o = entries[l - 1];
+      const Entry& o = entry(l - 1);
       return o.key_bytes == e.key_bytes && std::memcmp(o.key, e.key, e.key_bytes) == 0;
     });
     if (slot == nullptr) {
       (void)dir.Insert(e.hash, i + 1);  // reserved: cannot fail
-    } else if (e.seq > entries[slot->loc - 1].seq) {
-      entries[slot->loc - 1].superseded = true;
+    } else if (e.seq > entry(slot->loc - 1).seq) {
+      entry(slot->loc - 1).superseded = true;
       slot->loc = i + 1;
     } else {
-      entries[i].superseded = true;
+      entry(i).superseded = true;
     }
   }
   // Each winner's slot takes its location (entries in order, their slots
@@ -399,8 +437,8 @@ Status AppendLogEngine::LoadState(const Retained& r, LoadedState* state) {
   state->live_bytes.assign(r.segments.size(), 0);
   bool deleted = false;
   for (size_t i = 0; i < count; ++i) {
-    if (i + kAhead < count) dir.Prefetch(entries[i + kAhead].hash);
-    const Entry& e = entries[i];
+    if (i + kAhead < count) dir.Prefetch(entry(i + kAhead).hash);
+    const Entry& e = entry(i);
     if (e.superseded) continue;
     KeyDir::Slot* slot = dir.FindLocation(e.hash, i + 1);
     if (e.tombstone) {

@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <functional>
 
 #include "appendlog/segment.h"
 #include "common/checkpoint_format.h"
@@ -70,27 +71,46 @@ Status WriteHintFile(Env* env, const std::string& dir, uint64_t number, uint32_t
   return Status::OK();
 }
 
-Status ReadHintFile(Env* env, const std::string& dir, uint64_t number, uint32_t* segment_number, uint64_t* end,
-                    std::string* entries) {
-  entries->clear();
+namespace {
+
+// Reads the blocks of a hint file (checking that their keys count up: block
+// keys are not under the block CRC) and what its header says it covers.
+Status ReadHintBlocks(Env* env, const std::string& dir, uint64_t number, uint32_t* segment_number, uint64_t* end,
+                      const std::function<void(Slice)>& block_fn, std::unique_ptr<MappedRegion>* keep_mapping) {
   FileHeader header;
   const std::string path = JoinPath(dir, HintFileName(number));
   uint64_t expected_key = 0;
-  TIDEKV_RETURN_IF_ERROR(ReadBlockFile(env, path, BlockFileKind::kHints, &header,
-                                       [&](uint64_t key, Slice block) -> Status {
-                                         // Block keys are not under the block CRC: they must count 0, 1, 2 ...
-                                         if (key != expected_key++) {
-                                           return Status::Corruption(path + ": hint block out of sequence");
-                                         }
-                                         entries->append(block.data(), block.size());
-                                         return Status::OK();
-                                       }));
+  TIDEKV_RETURN_IF_ERROR(ReadBlockFile(
+      env, path, BlockFileKind::kHints, &header,
+      [&](uint64_t key, Slice block) -> Status {
+        if (key != expected_key++) return Status::Corruption(path + ": hint block out of sequence");
+        block_fn(block);
+        return Status::OK();
+      },
+      keep_mapping));
   if (header.args[2] == 0 || header.args[2] > UINT32_MAX) {
-    return Status::Corruption(JoinPath(dir, HintFileName(number)) + ": bad segment number in header");
+    return Status::Corruption(path + ": bad segment number in header");
   }
   *segment_number = static_cast<uint32_t>(header.args[2]);
   *end = header.args[3];
   return Status::OK();
+}
+
+}  // namespace
+
+Status ReadHintFile(Env* env, const std::string& dir, uint64_t number, uint32_t* segment_number, uint64_t* end,
+                    std::string* entries) {
+  entries->clear();
+  return ReadHintBlocks(
+      env, dir, number, segment_number, end, [&](Slice block) { entries->append(block.data(), block.size()); },
+      nullptr);
+}
+
+Status MapHintFile(Env* env, const std::string& dir, uint64_t number, MappedHints* hints) {
+  hints->blocks.clear();
+  return ReadHintBlocks(
+      env, dir, number, &hints->segment_number, &hints->end, [&](Slice block) { hints->blocks.push_back(block); },
+      &hints->mapping);
 }
 
 }  // namespace tidekv::appendlog

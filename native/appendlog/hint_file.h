@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/env.h"
 #include "common/file_janitor.h"
@@ -68,6 +69,16 @@ Status WriteHintFile(Env* env, const std::string& dir, uint64_t number, uint32_t
 // the header says it covers.
 Status ReadHintFile(Env* env, const std::string& dir, uint64_t number, uint32_t* segment_number, uint64_t* end,
                     std::string* entries);
+
+// The same without a copy: *blocks view the file's mapping, which *mapping
+// keeps alive. For recovery, which reads every hint of a checkpoint at once.
+struct MappedHints {
+  std::unique_ptr<MappedRegion> mapping;
+  std::vector<Slice> blocks;  // entry bytes, block by block
+  uint32_t segment_number = 0;
+  uint64_t end = 0;
+};
+Status MapHintFile(Env* env, const std::string& dir, uint64_t number, MappedHints* hints);
 
 // Calls fn(const HintEntry&) for each entry of bytes from ReadHintFile.
 // Corruption naming `where` on a malformed entry.

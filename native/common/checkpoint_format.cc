@@ -201,7 +201,8 @@ Status BlockFileWriter::Finish(uint64_t* bytes) {
 }
 
 Status ReadBlockFile(Env* env, const std::string& path, BlockFileKind kind, FileHeader* header,
-                     const std::function<Status(uint64_t key, Slice bytes)>& fn) {
+                     const std::function<Status(uint64_t key, Slice bytes)>& fn,
+                     std::unique_ptr<MappedRegion>* keep_mapping) {
   std::unique_ptr<File> file;
   Status s = env->OpenFile(path, OpenMode::kReadOnly, &file);
   if (s.IsNotFound()) return Status::Corruption(path + ": checkpoint file is missing");
@@ -254,7 +255,9 @@ Status ReadBlockFile(Env* env, const std::string& path, BlockFileKind kind, File
     return Status::OK();
   };
   TIDEKV_RETURN_IF_ERROR(walk(false));
-  return walk(true);
+  TIDEKV_RETURN_IF_ERROR(walk(true));
+  if (keep_mapping != nullptr) *keep_mapping = std::move(map);
+  return Status::OK();
 }
 
 }  // namespace tidekv

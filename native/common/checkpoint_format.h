@@ -118,7 +118,10 @@ class BlockFileWriter {
 // Reads a whole block file through a mapping, checking every CRC and the
 // footer before calling fn for any block: a damaged file applies nothing.
 // fn(key, bytes) may stop the walk by returning a non-OK Status.
+// With keep_mapping, the file's mapping is handed over when the read
+// succeeds, so the slices given to fn stay valid as long as the caller keeps it.
 Status ReadBlockFile(Env* env, const std::string& path, BlockFileKind kind, FileHeader* header,
-                     const std::function<Status(uint64_t key, Slice bytes)>& fn);
+                     const std::function<Status(uint64_t key, Slice bytes)>& fn,
+                     std::unique_ptr<MappedRegion>* keep_mapping = nullptr);
 
 }  // namespace tidekv
