@@ -74,7 +74,7 @@ Status AppendLogEngine::Open(const AppendLogOptions& options, const std::string&
   dir_ = dir;
   write_buffer_bytes_ = options_.write_buffer_bytes != 0
                             ? options_.write_buffer_bytes
-                            : std::clamp<uint64_t>(options_.memory_budget_bytes / 8, 64u << 10, 4u << 20);
+                            : std::clamp<uint64_t>(options_.memory_budget_bytes / 256, 64u << 10, 1u << 20);
   writer_ = SegmentWriter(write_buffer_bytes_);
   TIDEKV_RETURN_IF_ERROR(env_->CreateDir(dir));
   TIDEKV_RETURN_IF_ERROR(env_->LockFile(JoinPath(dir, "LOCK"), &dir_lock_));

@@ -30,7 +30,11 @@ bool KeyDir::Grow(size_t new_capacity) {
   LargeArray<Slot> fresh;
   if (!fresh.Allocate(new_capacity)) return false;
   const size_t mask = new_capacity - 1;
+  // The old slots are read in order; the new home of a slot some way ahead is
+  // fetched early, so the scattered writes' cache misses overlap.
+  constexpr size_t kAhead = 16;
   for (size_t i = 0; i <= mask_; ++i) {
+    if (i + kAhead <= mask_) __builtin_prefetch(&fresh[slots_[i + kAhead].hash & mask], 1);
     const Slot& s = slots_[i];
     if (s.loc == 0) continue;
     size_t j = s.hash & mask;
