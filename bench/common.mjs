@@ -167,7 +167,12 @@ export async function waitUntilStill(signature, { stableMs, maxMs }) {
 export function gitCommit() {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    // The reports the benchmarks write are not the code they measure.
+    const reports = [':!bench/ENGINES.md', ':!bench/charts', ':!bench/RESULTS.md'];
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ...reports], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
     return dirty === '' ? head : `${head} (+ uncommitted changes)`;
   } catch {
     return 'unknown';

@@ -162,8 +162,9 @@ void AppendLogEngine::RegisterLocked(const SegmentRef& segment) {
 Status AppendLogEngine::NewActiveSegmentLocked(size_t frame_bytes) {
   const uint64_t capacity = std::max<uint64_t>(options_.segment_bytes, kFileHeaderBytes + frame_bytes);
   SegmentRef s;
-  TIDEKV_RETURN_IF_ERROR(Segment::Create(env_, dir_, next_segment_, capacity, janitor_, &s));
-  ++next_segment_;
+  // A number is never used twice, not even after a failed create: the
+  // janitor may still be about to delete the file of that attempt.
+  TIDEKV_RETURN_IF_ERROR(Segment::Create(env_, dir_, next_segment_++, capacity, janitor_, &s));
   RegisterLocked(s);
   live_.push_back(s);
   writer_.Reset(s);

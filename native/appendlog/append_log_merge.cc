@@ -157,8 +157,7 @@ Status AppendLogEngine::RunMerge(std::vector<SegmentRef> inputs, CompactionResul
         SegmentRef s;
         Lock lock(mu_);
         const uint64_t capacity = std::max<uint64_t>(options_.segment_bytes, kFileHeaderBytes + c.frame_bytes);
-        TIDEKV_RETURN_IF_ERROR(Segment::Create(env_, dir_, next_segment_, capacity, janitor_, &s));
-        ++next_segment_;
+        TIDEKV_RETURN_IF_ERROR(Segment::Create(env_, dir_, next_segment_++, capacity, janitor_, &s));  // never reused
         s->sealed = true;  // never appended to by writes
         RegisterLocked(s);
         outputs.push_back(s);
@@ -166,6 +165,10 @@ Status AppendLogEngine::RunMerge(std::vector<SegmentRef> inputs, CompactionResul
       }
       TIDEKV_RETURN_IF_ERROR(out.AppendFrame(c.frame, c.frame_bytes, &c.new_offset));
       c.output = out.segment().get();
+      // At the append, not the install: a failure in between leaves the copy
+      // in the output, and a tombstone elsewhere must still see it as older.
+      // (Outputs are not live yet: nothing else reads their figures.)
+      c.output->min_seq = std::min(c.output->min_seq, RecordView(c.frame).link());
     }
     // The copies must be readable through the mapping before the directory points at them.
     TIDEKV_RETURN_IF_ERROR(out.Flush());
@@ -173,7 +176,6 @@ Status AppendLogEngine::RunMerge(std::vector<SegmentRef> inputs, CompactionResul
     const auto start = Clock::now();
     for (Candidate& c : batch) {
       if (!c.keep) continue;
-      c.output->min_seq = std::min(c.output->min_seq, RecordView(c.frame).link());
       if (c.tombstone) {
         c.output->live_bytes += c.frame_bytes;  // kept because it is needed
         continue;
@@ -241,6 +243,9 @@ Status AppendLogEngine::RunMerge(std::vector<SegmentRef> inputs, CompactionResul
     }
     for (const SegmentRef& o : outputs) {
       o->synced = 0;
+      // Copies written but never pointed at (the batch that failed) are dead.
+      const uint64_t bytes = o->length - kFileHeaderBytes;
+      o->dead_bytes = bytes - std::min(bytes, o->live_bytes);
       live_.push_back(o);
     }
     records_moved_ += moved;

@@ -84,7 +84,9 @@ Status Segment::Open(Env* env, const std::string& dir, uint32_t number, uint64_t
 }
 
 Status Segment::Resize(uint64_t bytes) {
-  region_.reset();  // holders of the old mapping keep it; this object maps anew
+  // On failure the old mapping stays: the bytes below the length are still
+  // readable through it (a failed cut leaves the file longer, never shorter
+  // than the records). Holders of the old mapping keep it either way.
   TIDEKV_RETURN_IF_ERROR(file_->Truncate(bytes));
   std::unique_ptr<MappedRegion> region;
   TIDEKV_RETURN_IF_ERROR(file_->Map(0, bytes, &region));
