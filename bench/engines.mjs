@@ -983,7 +983,7 @@ function draftWhichEngine(report) {
     hybridlog:
       'skewed, update-heavy point state (counters, aggregates) whose keys fit a hash index in memory; no key order',
     lsm: 'state that needs key order (`range()` scans) or whose keys do not fit a hash index in memory',
-    appendlog: '(to be written from its numbers)',
+    appendlog: 'large values written whole and read by key (every write appends the whole value; a small in-memory directory per key, values on disk)',
   };
   for (const e of engines) {
     L.push(`- **${e}** — README: ${README_SAYS[e]}. This run: ${facts(e).join('; ') || 'no figures'}.`);
