@@ -111,15 +111,26 @@ const char* AppendLogEngine::RecordAtLocked(Location loc, size_t* available) con
   return s->base() + offset;
 }
 
-KeyDir::Slot* AppendLogEngine::FindLocked(Slice key, uint64_t hash) {
-  return keydir_.Find(hash, [&](Location loc) {
+Status AppendLogEngine::FindLocked(Slice key, uint64_t hash, KeyDir::Slot** slot) {
+  Location damaged = 0;
+  *slot = keydir_.Find(hash, [&](Location loc) {
     size_t available = 0;
     const char* frame = RecordAtLocked(loc, &available);
-    if (available < kRecordHeaderBytes) return false;
     const RecordView r(frame);
-    return r.key_bytes() == key.size() && kRecordHeaderBytes + key.size() <= available &&
-           std::memcmp(r.key().data(), key.data(), key.size()) == 0;
+    if (available >= kRecordHeaderBytes && r.key_bytes() == key.size() && kRecordHeaderBytes + key.size() <= available &&
+        std::memcmp(r.key().data(), key.data(), key.size()) == 0) {
+      return true;
+    }
+    // Another key with the same 64-bit hash is rare enough that a mismatch
+    // is worth a CRC check: a damaged key must not read as an absent one.
+    if (damaged == 0 && FindRecordProblem(frame, available) != nullptr) damaged = loc;
+    return false;
   });
+  if (*slot == nullptr && damaged != 0) {
+    Slice ignored;
+    return ReadValueLocked(damaged, &ignored);  // Corruption naming the file and offset
+  }
+  return Status::OK();
 }
 
 Status AppendLogEngine::ReadValueLocked(Location loc, Slice* value) const {
@@ -179,10 +190,9 @@ Status AppendLogEngine::SealActiveLocked() {
   s->sealed = true;
   writer_.Reset(nullptr);
   ++segments_sealed_;
-  if (WantsMergeLocked(*s)) {
-    merge_wanted_ = true;
-    merge_cv_.notify_one();
-  }
+  // The merge thread looks at it: to merge it, or to replace its hint deltas by one file.
+  merge_wanted_ = true;
+  merge_cv_.notify_one();
   return Status::OK();
 }
 
@@ -212,6 +222,11 @@ Status AppendLogEngine::AppendLocked(RecordType type, Slice key, Slice value, Lo
 }
 
 Status AppendLogEngine::PutLocked(Slice key, uint64_t hash, KeyDir::Slot* slot, Slice value) {
+  // Room for a new key first: a record appended for a key the directory
+  // then could not take would come back on recovery.
+  if (slot == nullptr && !keydir_.Reserve(keydir_.size() + 1)) {
+    return Status::Limit("out of memory growing the key directory past " + std::to_string(keydir_.size()) + " keys");
+  }
   const Location old = slot != nullptr ? slot->loc : 0;
   const uint64_t old_frame = slot != nullptr ? FrameBytesAtLocked(old) : 0;
   Location loc = 0;
@@ -221,15 +236,16 @@ Status AppendLogEngine::PutLocked(Slice key, uint64_t hash, KeyDir::Slot* slot, 
     slot->loc = loc;
     return Status::OK();
   }
-  if (!keydir_.Insert(hash, loc)) {
+  if (!keydir_.Insert(hash, loc)) {  // reserved above: cannot happen
     MarkDeadLocked(loc, RecordFrameBytes(key.size(), value.size()));
-    return Status::Limit("out of memory growing the key directory past " + std::to_string(keydir_.size()) + " keys");
+    return Status::Limit("out of memory growing the key directory");
   }
   return Status::OK();
 }
 
 Status AppendLogEngine::DeleteLocked(Slice key, uint64_t hash, bool* existed) {
-  KeyDir::Slot* slot = FindLocked(key, hash);
+  KeyDir::Slot* slot = nullptr;
+  TIDEKV_RETURN_IF_ERROR(FindLocked(key, hash, &slot));
   *existed = slot != nullptr;
   if (slot == nullptr) return Status::OK();  // nothing to hide: no tombstone needed
   const Location old = slot->loc;
@@ -247,7 +263,8 @@ Status AppendLogEngine::DeleteLocked(Slice key, uint64_t hash, bool* existed) {
 Status AppendLogEngine::Get(Slice key, char* dst, size_t dst_capacity, size_t* value_bytes) {
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
-  KeyDir::Slot* slot = FindLocked(key, HashKey(key));
+  KeyDir::Slot* slot = nullptr;
+  TIDEKV_RETURN_IF_ERROR(FindLocked(key, HashKey(key), &slot));
   if (slot == nullptr) return Status::NotFound("");
   Slice value;
   TIDEKV_RETURN_IF_ERROR(ReadValueLocked(slot->loc, &value));
@@ -272,7 +289,8 @@ Status AppendLogEngine::GetMany(const Slice* keys, size_t n, GetManySink* sink) 
       hashes[(i + kAhead) % kRing] = HashKey(keys[i + kAhead]);
       keydir_.Prefetch(hashes[(i + kAhead) % kRing]);
     }
-    KeyDir::Slot* slot = FindLocked(keys[i], hashes[i % kRing]);
+    KeyDir::Slot* slot = nullptr;
+    TIDEKV_RETURN_IF_ERROR(FindLocked(keys[i], hashes[i % kRing], &slot));
     if (slot == nullptr) {
       if (!sink->OnResult(i, nullptr)) break;
       continue;
@@ -287,7 +305,9 @@ Status AppendLogEngine::GetMany(const Slice* keys, size_t n, GetManySink* sink) 
 Status AppendLogEngine::Has(Slice key, bool* found) {
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
-  *found = FindLocked(key, HashKey(key)) != nullptr;
+  KeyDir::Slot* slot = nullptr;
+  TIDEKV_RETURN_IF_ERROR(FindLocked(key, HashKey(key), &slot));
+  *found = slot != nullptr;
   return Status::OK();
 }
 
@@ -297,7 +317,9 @@ Status AppendLogEngine::Put(Slice key, Slice value) {
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
   const uint64_t hash = HashKey(key);
-  return PutLocked(key, hash, FindLocked(key, hash), value);
+  KeyDir::Slot* slot = nullptr;
+  TIDEKV_RETURN_IF_ERROR(FindLocked(key, hash, &slot));
+  return PutLocked(key, hash, slot, value);
 }
 
 Status AppendLogEngine::Delete(Slice key, bool* existed) {
@@ -312,7 +334,8 @@ Status AppendLogEngine::Merge(Slice key, MergeOp op, Slice operand, int64_t* int
   Lock lock(mu_);
   TIDEKV_RETURN_IF_ERROR(CheckOpen());
   const uint64_t hash = HashKey(key);
-  KeyDir::Slot* slot = FindLocked(key, hash);
+  KeyDir::Slot* slot = nullptr;
+  TIDEKV_RETURN_IF_ERROR(FindLocked(key, hash, &slot));
   Slice current;
   if (slot != nullptr) TIDEKV_RETURN_IF_ERROR(ReadValueLocked(slot->loc, &current));
   // The result is built aside: `current` may sit in the buffer a write flushes.
@@ -354,7 +377,9 @@ Status AppendLogEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results
       const uint64_t hash = HashKey(op.key);
       Status s;
       if (op.type == BatchOpType::kPut) {
-        s = PutLocked(op.key, hash, FindLocked(op.key, hash), op.value);
+        KeyDir::Slot* slot = nullptr;
+        s = FindLocked(op.key, hash, &slot);
+        if (s.ok()) s = PutLocked(op.key, hash, slot, op.value);
       } else {
         bool existed = false;
         s = DeleteLocked(op.key, hash, &existed);
@@ -379,7 +404,9 @@ Status AppendLogEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results
     Final& f = it->second;
     if (inserted) {
       order.push_back(k);
-      if (KeyDir::Slot* slot = FindLocked(op.key, HashKey(op.key))) {
+      KeyDir::Slot* slot = nullptr;
+      TIDEKV_RETURN_IF_ERROR(FindLocked(op.key, HashKey(op.key), &slot));
+      if (slot != nullptr) {
         f.live = true;
         if (op.type == BatchOpType::kMerge) {
           Slice current;
@@ -417,7 +444,9 @@ Status AppendLogEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results
     const uint64_t hash = HashKey(key);
     Status s;
     if (f.live) {
-      s = PutLocked(key, hash, FindLocked(key, hash), f.value);
+      KeyDir::Slot* slot = nullptr;
+      s = FindLocked(key, hash, &slot);
+      if (s.ok()) s = PutLocked(key, hash, slot, f.value);
     } else {
       bool existed = false;
       s = DeleteLocked(key, hash, &existed);
@@ -459,6 +488,7 @@ void AppendLogEngine::GetStats(EngineStats* stats) {
       {"mergeBytesWritten", merge_bytes_written_},
       {"tombstonesDropped", tombstones_dropped_},
       {"longestMergePauseMicros", longest_merge_pause_micros_},
+      {"hintConsolidations", hint_consolidations_},
   };
 }
 
@@ -490,7 +520,9 @@ Status AppendLogEngine::Verify() {
   keydir_.ForEach([&](KeyDir::Slot& slot) {
     size_t available = 0;
     const RecordView r(RecordAtLocked(slot.loc, &available));
-    const KeyDir::Slot* found = FindLocked(r.key(), slot.hash);
+    KeyDir::Slot* found = nullptr;
+    Status s = FindLocked(r.key(), slot.hash, &found);
+    if (!s.ok() && dup.ok()) dup = s;
     if (found != &slot && dup.ok()) {
       dup = Status::Corruption(dir_ + ": key '" + std::string(r.key()) + "' has two directory slots");
     }
@@ -522,7 +554,7 @@ Status AppendLogEngine::Close() {
   {
     Lock lock(mu_);
     stop_merge_ = true;
-    interrupt_merge_ = true;
+    ++interrupt_merge_;  // never taken back: the store is closing
     merge_cv_.notify_all();
   }
   if (merge_thread_.joinable()) merge_thread_.join();

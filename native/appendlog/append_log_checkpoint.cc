@@ -329,12 +329,11 @@ Status AppendLogEngine::LoadState(const Retained& r, LoadedState* state) {
     const char* key;  // in its hint file's mapping
     Location loc;
     uint32_t frame8;
+    uint32_t segment_index;  // in r.segments
     uint16_t key_bytes;
-    uint16_t segment_index;  // in r.segments
     bool tombstone;
     bool superseded;         // a newer entry of its key was seen
   };
-  if (r.segments.size() > UINT16_MAX) return Status::Unsupported("more than 65535 segments in one checkpoint");
   struct Job {
     size_t segment_index;
     const HintFile* hint;
@@ -387,8 +386,8 @@ Status AppendLogEngine::LoadState(const Retained& r, LoadedState* state) {
           }
           part->entries[part->count++] =
               Entry{HashKey(e.key), e.seq, e.key.data(), MakeLocation(file.segment_number, e.offset),
-                    static_cast<uint32_t>(e.frame_bytes >> 3), static_cast<uint16_t>(e.key.size()),
-                    static_cast<uint16_t>(jobs[k].segment_index), e.type == RecordType::kTombstone, false};
+                    static_cast<uint32_t>(e.frame_bytes >> 3), static_cast<uint32_t>(jobs[k].segment_index),
+                    static_cast<uint16_t>(e.key.size()), e.type == RecordType::kTombstone, false};
           return Status::OK();
         });
       }
@@ -444,6 +443,9 @@ Status AppendLogEngine::LoadState(const Retained& r, LoadedState* state) {
     if (e.tombstone) {
       slot->loc = kDeleted;
       deleted = true;
+      // Counted live, as a merge counts the tombstones it keeps: the newest
+      // record of a deleted key may still be needed.
+      state->live_bytes[e.segment_index] += uint64_t{e.frame8} << 3;
       continue;
     }
     slot->loc = e.loc;
@@ -586,9 +588,9 @@ Status AppendLogEngine::Restore(uint64_t version) {
     return Status::VersionNotFound("checkpoint version " + std::to_string(version) + " is not retained");
   }
   // A running merge stops at its next batch (leaving a whole state).
-  interrupt_merge_ = true;
+  ++interrupt_merge_;
   std::unique_lock<std::mutex> merging(merge_mu_);
-  interrupt_merge_ = false;
+  --interrupt_merge_;
   // The target's key directory is read before anything is discarded, so a
   // damaged hint file fails the restore and leaves the store as it was.
   LoadedState state;
@@ -602,13 +604,18 @@ Status AppendLogEngine::Restore(uint64_t version) {
       std::lock_guard<std::mutex> ck(ckpt_mu_);
       auto it = std::find_if(retained_.begin(), retained_.end(),
                              [&](const Retained& r) { return r.manifest.info.version == version; });
-      // Newer checkpoints go first (durably), so a crash from here on recovers `version`.
-      for (auto n = retained_.end(); n-- != it + 1;) {
-        TIDEKV_RETURN_IF_ERROR(env_->DeleteFile(JoinPath(dir_, ManifestFileName(n->manifest.info.version))));
+      // Newer checkpoints go first (durably), so a crash from here on recovers
+      // `version`. Newest first: one whose manifest is gone leaves the list
+      // at once, so a failure part-way leaves a list that matches the disk
+      // (a manifest already missing counts as deleted).
+      while (retained_.size() > static_cast<size_t>(it - retained_.begin()) + 1) {
+        Status d = env_->DeleteFile(JoinPath(dir_, ManifestFileName(retained_.back().manifest.info.version)));
+        if (!d.ok() && !d.IsNotFound()) return d;
+        dropped.push_back(std::move(retained_.back()));
+        retained_.pop_back();
+        next_version_ = next_to_write_ = retained_.back().manifest.info.version + 1;
       }
       TIDEKV_RETURN_IF_ERROR(env_->SyncDir(dir_));
-      for (auto n = it + 1; n != retained_.end(); ++n) dropped.push_back(std::move(*n));
-      retained_.erase(it + 1, retained_.end());
       next_version_ = next_to_write_ = version + 1;
       return Status::OK();
     }();

@@ -104,7 +104,9 @@ class AppendLogEngine final : public Engine {
   // The frame at loc and the bytes readable from it (to the end of the
   // segment's mapping or of the writer's buffer).
   const char* RecordAtLocked(Location loc, size_t* available) const;
-  KeyDir::Slot* FindLocked(Slice key, uint64_t hash);
+  // *slot = the key's directory slot, or nullptr when absent. Corruption when
+  // the key is absent and a record met on the way fails its checks.
+  Status FindLocked(Slice key, uint64_t hash, KeyDir::Slot** slot);
   // The value of the record at loc; Corruption when its frame or CRC is bad.
   Status ReadValueLocked(Location loc, Slice* value) const;
   Status AppendLocked(RecordType type, Slice key, Slice value, Location* loc);
@@ -128,6 +130,9 @@ class AppendLogEngine final : public Engine {
   // The sealed live segments worth merging (manual: any dead bytes).
   std::vector<SegmentRef> PickMergeLocked(bool manual) const;
   Status RunMerge(std::vector<SegmentRef> inputs, CompactionResult* result);
+  // Replaces the hint deltas of sealed segments that have many by one file each.
+  Status ConsolidateHints();
+  bool interrupted_merge() const { return interrupt_merge_.load(std::memory_order_relaxed) > 0; }
 
   // ---- checkpoints, recovery, restore (append_log_checkpoint.cc) ----
   Status Recover();
@@ -167,12 +172,11 @@ class AppendLogEngine final : public Engine {
   std::thread merge_thread_;
   bool merge_wanted_ = false;
   bool stop_merge_ = false;
-  std::atomic<bool> interrupt_merge_{false};
+  std::atomic<int> interrupt_merge_{0};  // restores and closes waiting for a merge to stop
 
   // Counters (under mu_) for GetStats.
   uint64_t merges_ = 0, merge_failures_ = 0, records_moved_ = 0, merge_bytes_written_ = 0, tombstones_dropped_ = 0,
-           longest_merge_pause_micros_ = 0, segments_sealed_ = 0;
-  Status merge_error_;
+           longest_merge_pause_micros_ = 0, segments_sealed_ = 0, hint_consolidations_ = 0;
 
   // Checkpoints. ckpt_mu_ nests inside mu_ when both are held.
   std::mutex ckpt_mu_;

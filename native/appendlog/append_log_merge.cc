@@ -46,27 +46,70 @@ std::vector<SegmentRef> AppendLogEngine::PickMergeLocked(bool manual) const {
 }
 
 void AppendLogEngine::MergeLoop() {
-  Lock lock(mu_);
   while (true) {
-    merge_cv_.wait(lock, [&] { return stop_merge_ || (merge_wanted_ && !restoring_); });
-    if (stop_merge_) return;
-    merge_wanted_ = false;
-    std::vector<SegmentRef> inputs = PickMergeLocked(/*manual=*/false);
-    if (inputs.empty()) continue;
-    lock.unlock();
+    {
+      Lock lock(mu_);
+      merge_cv_.wait(lock, [&] { return stop_merge_ || (merge_wanted_ && !restoring_); });
+      if (stop_merge_) return;
+      merge_wanted_ = false;
+    }
+    // Inputs are picked with merge_mu_ held, so no restore or Compact runs
+    // between the pick and the merge.
     Status s;
     {
       std::lock_guard<std::mutex> merging(merge_mu_);
+      std::vector<SegmentRef> inputs;
+      {
+        Lock lock(mu_);
+        if (stop_merge_) return;
+        if (!restoring_) inputs = PickMergeLocked(/*manual=*/false);
+      }
       CompactionResult ignored;
-      s = RunMerge(std::move(inputs), &ignored);
+      if (!inputs.empty()) s = RunMerge(std::move(inputs), &ignored);
+      if (s.ok()) s = ConsolidateHints();
     }
     janitor_->Drain();
-    lock.lock();
     // A failure is not retried until something changes (a seal, a write that
     // kills a record of a sealed segment, a Compact): no busy loop on a bad disk.
     if (!s.ok() && s.code() != StatusCode::kBusy) {
+      Lock lock(mu_);
       ++merge_failures_;
-      merge_error_ = s;
+    }
+  }
+}
+
+Status AppendLogEngine::ConsolidateHints() {
+  // A sealed segment collects a hint delta per checkpoint of its active
+  // life; recovery reads them all. Once it has several, one file covering the
+  // whole segment replaces them (retained checkpoints keep the old ones).
+  constexpr size_t kMostHintFiles = 4;
+  while (true) {
+    SegmentRef seg;
+    std::vector<HintFileRef> replaced;
+    uint64_t number = 0;
+    {
+      Lock lock(mu_);
+      if (interrupted_merge()) return Status::Busy("merge interrupted");
+      for (const SegmentRef& s : live_) {
+        if (s->sealed && s->hints.size() > kMostHintFiles && s->hinted_end == s->length) {
+          seg = s;
+          break;
+        }
+      }
+      if (seg == nullptr) return Status::OK();
+      replaced = seg->hints;
+      number = next_hint_++;
+    }
+    uint64_t bytes = 0;
+    // Sealed: its bytes and length are fixed; the mapping is held for the walk.
+    std::shared_ptr<const MappedRegion> region = seg->region();
+    TIDEKV_RETURN_IF_ERROR(
+        WriteHintFile(env_, dir_, number, seg->number(), region->data(), kFileHeaderBytes, seg->length, &bytes, nullptr));
+    auto whole = std::make_shared<HintFile>(number, bytes, janitor_);
+    Lock lock(mu_);
+    if (seg->hints == replaced) {
+      seg->hints = {whole};
+      ++hint_consolidations_;
     }
   }
 }
@@ -97,17 +140,18 @@ Status AppendLogEngine::RunMerge(std::vector<SegmentRef> inputs, CompactionResul
   std::set<uint32_t> input_numbers;
   {
     Lock lock(mu_);
-    // Inputs picked before merge_mu_ was ours may have been merged since.
+    // Only sealed live segments, never the one appends go to (a restore may
+    // have made a sealed segment active again).
     inputs.erase(std::remove_if(inputs.begin(), inputs.end(),
                                 [&](const SegmentRef& s) {
-                                  return SegmentLocked(s->number()) != s.get() ||
+                                  return !s->sealed || s == writer_.segment() || SegmentLocked(s->number()) != s.get() ||
                                          std::find(live_.begin(), live_.end(), s) == live_.end();
                                 }),
                  inputs.end());
     if (inputs.empty()) return Status::OK();
     for (const SegmentRef& s : inputs) input_numbers.insert(s->number());
   }
-  SegmentWriter out(write_buffer_bytes_);
+  SegmentWriter out(write_buffer_bytes_, /*publish_length=*/false);
   std::vector<SegmentRef> outputs;
   uint64_t longest_pause = 0, scanned = 0, moved = 0, dropped_tombstones = 0, bytes_in = 0;
   std::vector<Candidate> batch;
@@ -118,11 +162,13 @@ Status AppendLogEngine::RunMerge(std::vector<SegmentRef> inputs, CompactionResul
     if (!out.active()) return Status::OK();
     SegmentRef s = out.segment();
     TIDEKV_RETURN_IF_ERROR(out.Flush());
+    const uint64_t length = out.length();
     out.Reset(nullptr);
     Lock lock(mu_);
-    return s->Resize(s->length);
+    s->length = length;
+    return s->Resize(length);
   };
-  auto interrupted = [&] { return interrupt_merge_.load(std::memory_order_relaxed); };
+  auto interrupted = [&] { return interrupted_merge(); };
 
   // One batch: which records live (locked), copy them out (unlocked), point
   // the directory at the copies (locked).
@@ -143,7 +189,9 @@ Status AppendLogEngine::RunMerge(std::vector<SegmentRef> inputs, CompactionResul
         if (!c.tombstone) {
           c.keep = keydir_.FindLocation(c.hash, MakeLocation(input->number(), c.offset)) != nullptr;
         } else {
-          const bool key_live = FindLocked(r.key(), c.hash) != nullptr;
+          KeyDir::Slot* live_slot = nullptr;
+          TIDEKV_RETURN_IF_ERROR(FindLocked(r.key(), c.hash, &live_slot));
+          const bool key_live = live_slot != nullptr;
           c.keep = !key_live && oldest_outside < r.link();
           if (!c.keep) ++dropped_tombstones;
         }
@@ -174,6 +222,7 @@ Status AppendLogEngine::RunMerge(std::vector<SegmentRef> inputs, CompactionResul
     TIDEKV_RETURN_IF_ERROR(out.Flush());
     Lock lock(mu_);
     const auto start = Clock::now();
+    if (out.active()) out.segment()->length = out.flushed();  // what readers may now reach
     for (Candidate& c : batch) {
       if (!c.keep) continue;
       if (c.tombstone) {
@@ -242,6 +291,12 @@ Status AppendLogEngine::RunMerge(std::vector<SegmentRef> inputs, CompactionResul
       (void)o->Resize(o->length);
     }
     for (const SegmentRef& o : outputs) {
+      if (o->live_bytes == 0) {
+        // Nothing points into it and it keeps no tombstone: it goes (its file
+        // with it, through the janitor).
+        if (SegmentLocked(o->number()) == o.get()) seg_table_[o->number()].reset();
+        continue;
+      }
       o->synced = 0;
       // Copies written but never pointed at (the batch that failed) are dead.
       const uint64_t bytes = o->length - kFileHeaderBytes;

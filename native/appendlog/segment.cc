@@ -157,9 +157,8 @@ Status SegmentWriter::Append(RecordType type, Slice key, Slice value, uint64_t s
     TIDEKV_RETURN_IF_ERROR(Flush());
     TIDEKV_RETURN_IF_ERROR(WriteDirect(type, key, value, seq, frame_bytes));
     *offset = length_;
-    length_ += frame_bytes;
+    Advance(frame_bytes);
     flushed_ = length_;
-    segment_->length = length_;
     return Status::OK();
   }
   TIDEKV_RETURN_IF_ERROR(MakeRoom(frame_bytes));
@@ -173,8 +172,7 @@ Status SegmentWriter::Append(RecordType type, Slice key, Slice value, uint64_t s
   if (used < frame_bytes) std::memset(frame + used, 0, frame_bytes - used);
   SealRecord(frame);
   *offset = length_;
-  length_ += frame_bytes;
-  segment_->length = length_;
+  Advance(frame_bytes);
   return Status::OK();
 }
 
@@ -202,16 +200,14 @@ Status SegmentWriter::AppendFrame(const char* frame, size_t frame_bytes, uint64_
     TIDEKV_RETURN_IF_ERROR(Flush());
     TIDEKV_RETURN_IF_ERROR(segment_->file()->WriteAt(length_, Slice(frame, frame_bytes)));
     *offset = length_;
-    length_ += frame_bytes;
+    Advance(frame_bytes);
     flushed_ = length_;
-    segment_->length = length_;
     return Status::OK();
   }
   TIDEKV_RETURN_IF_ERROR(MakeRoom(frame_bytes));
   buffer_.append(frame, frame_bytes);
   *offset = length_;
-  length_ += frame_bytes;
-  segment_->length = length_;
+  Advance(frame_bytes);
   return Status::OK();
 }
 

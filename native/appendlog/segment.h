@@ -61,8 +61,8 @@ class Segment {
   std::shared_ptr<const MappedRegion> region() const { return region_; }
   const char* base() const { return region_->data(); }
 
-  // Sets the file size to `bytes` and maps [0, min(bytes, mapped)) anew: a
-  // seal (cut to the length) or a reopen for appending (grow to capacity).
+  // Sets the file size to `bytes` and maps [0, bytes) anew: a seal (cut to
+  // the length) or a reopen for appending (grow to capacity).
   Status Resize(uint64_t bytes);
 
   // ---- bookkeeping, guarded by the engine's lock ----
@@ -96,7 +96,11 @@ Status ForEachRecord(const char* base, uint64_t from, uint64_t to, const std::st
 // read through the segment's mapping. Not thread-safe.
 class SegmentWriter {
  public:
-  explicit SegmentWriter(size_t buffer_bytes) : buffer_capacity_(buffer_bytes) {}
+  // publish_length: each append sets segment->length (the active segment,
+  // whose writer runs under the engine's lock). A merge's writer runs without
+  // it and publishes the length itself, under the lock.
+  explicit SegmentWriter(size_t buffer_bytes, bool publish_length = true)
+      : buffer_capacity_(buffer_bytes), publish_length_(publish_length) {}
 
   // Starts appending at segment->length.
   void Reset(SegmentRef segment);
@@ -128,7 +132,13 @@ class SegmentWriter {
   // Writes a record too large for the buffer straight to the file.
   Status WriteDirect(RecordType type, Slice key, Slice value, uint64_t seq, size_t frame_bytes);
 
+  void Advance(uint64_t bytes) {
+    length_ += bytes;
+    if (publish_length_) segment_->length = length_;
+  }
+
   size_t buffer_capacity_;
+  bool publish_length_;
   SegmentRef segment_;
   std::string buffer_;    // bytes [flushed_, length_)
   uint64_t flushed_ = 0;  // written to the file
