@@ -124,6 +124,10 @@ Status AppendLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>
       if (seg.hinted_end == hinted_end) {
         seg.hints.push_back(hint);
         seg.hinted_end = cut.length;
+        if (seg.sealed && seg.hinted_end == seg.length) {  // now whole: the merge thread may consolidate it
+          merge_wanted_ = true;
+          merge_cv_.notify_one();
+        }
       }
     }
   }
