@@ -194,14 +194,7 @@ Status AppendLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>
   i.meta = t->request.meta;
   i.meta_kind = t->request.meta_kind;
   i.duration_micros = MicrosSince(t->cut_time);
-  uint64_t manifest_bytes = 0;
-  for (int round = 0; round < 3; ++round) {  // the manifest counts itself
-    i.bytes_written = new_bytes + manifest_bytes;
-    i.total_bytes = total_bytes + manifest_bytes;
-    manifest_bytes = EncodeManifest(manifest).size();
-  }
-  i.bytes_written = new_bytes + manifest_bytes;
-  i.total_bytes = total_bytes + manifest_bytes;
+  CountManifestItself(&manifest, new_bytes, total_bytes);
   uint64_t written = 0;
   // New segments' and hint files' directory entries are durable before a manifest names them.
   s = env_->SyncDir(dir_);
@@ -221,7 +214,7 @@ Status AppendLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>
     r.active = t->active;
     r.next_seq = t->next_seq;
     retained_.push_back(std::move(r));
-    DropOldCheckpointsLocked(&drop_manifests, &dropped);
+    DropOldestRetained(&retained_, options_.retain_checkpoints, &drop_manifests, &dropped);
   }
   // Manifests first: a crash after this leaves files no manifest names
   // (deleted at the next open), never a manifest without its files.
@@ -235,23 +228,14 @@ Status AppendLogEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>
   return s;
 }
 
-void AppendLogEngine::DropOldCheckpointsLocked(std::vector<std::string>* manifests, std::vector<Retained>* dropped) {
-  while (retained_.size() > std::max<uint32_t>(options_.retain_checkpoints, 1)) {
-    manifests->push_back(ManifestFileName(retained_.front().manifest.info.version));
-    dropped->push_back(std::move(retained_.front()));
-    retained_.erase(retained_.begin());
-  }
-}
-
 void AppendLogEngine::ListCheckpoints(std::vector<CheckpointInfo>* checkpoints) {
   std::lock_guard<std::mutex> ck(ckpt_mu_);
-  checkpoints->clear();
-  for (const Retained& r : retained_) checkpoints->push_back(r.manifest.info);
+  RetainedInfos(retained_, checkpoints);
 }
 
 uint64_t AppendLogEngine::LastCheckpointVersion() {
   std::lock_guard<std::mutex> ck(ckpt_mu_);
-  return retained_.empty() ? 0 : retained_.back().manifest.info.version;
+  return NewestRetainedVersion(retained_);
 }
 
 // ---------------------------------------------------------------------------

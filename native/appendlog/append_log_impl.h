@@ -143,7 +143,6 @@ class AppendLogEngine final : public Engine {
   Status LoadState(const Retained& r, LoadedState* state);
   // Makes a loaded state the live one (cuts the active segment back).
   Status InstallStateLocked(const Retained& r, LoadedState* state);
-  void DropOldCheckpointsLocked(std::vector<std::string>* manifests, std::vector<Retained>* dropped);
 
   AppendLogOptions options_;
   std::string dir_;

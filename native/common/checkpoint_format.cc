@@ -134,6 +134,20 @@ Status DecodeManifest(Slice bytes, const std::string& path, CheckpointManifest* 
   return Status::OK();
 }
 
+void CountManifestItself(CheckpointManifest* manifest, uint64_t bytes_written, uint64_t total_bytes) {
+  CheckpointInfo& info = manifest->info;
+  uint64_t manifest_bytes = 0;
+  for (int round = 0; round < 8; ++round) {
+    info.bytes_written = bytes_written + manifest_bytes;
+    info.total_bytes = total_bytes + manifest_bytes;
+    const uint64_t size = EncodeManifest(*manifest).size();
+    if (size == manifest_bytes) return;
+    manifest_bytes = size;
+  }
+  info.bytes_written = bytes_written + manifest_bytes;
+  info.total_bytes = total_bytes + manifest_bytes;
+}
+
 Status WriteManifest(Env* env, const std::string& dir, const CheckpointManifest& manifest, uint64_t* bytes) {
   const std::string encoded = EncodeManifest(manifest);
   *bytes = encoded.size();

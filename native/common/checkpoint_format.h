@@ -17,6 +17,7 @@
 // read, so a torn or truncated file is detected, not half-applied.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,6 +69,35 @@ Status DecodeManifest(Slice bytes, const std::string& path, CheckpointManifest* 
 
 // Writes (creating) and syncs a manifest atomically in dir.
 Status WriteManifest(Env* env, const std::string& dir, const CheckpointManifest& manifest, uint64_t* bytes);
+
+// Sets manifest->info.bytes_written and total_bytes to the given figures plus
+// the manifest's own encoded size, which depends on them: iterated to the
+// fixed point (varints settle in a step or two).
+void CountManifestItself(CheckpointManifest* manifest, uint64_t bytes_written, uint64_t total_bytes);
+
+// The retained checkpoints of an engine: a vector, oldest first, of a type
+// with a `CheckpointManifest manifest` member. The caller holds the lock
+// that guards the vector.
+template <class Retained>
+void RetainedInfos(const std::vector<Retained>& retained, std::vector<CheckpointInfo>* infos) {
+  infos->clear();
+  for (const Retained& r : retained) infos->push_back(r.manifest.info);
+}
+template <class Retained>
+uint64_t NewestRetainedVersion(const std::vector<Retained>& retained) {
+  return retained.empty() ? 0 : retained.back().manifest.info.version;
+}
+// Moves the oldest beyond `keep` (at least 1) to *dropped and names their
+// manifests in *manifests, for the caller to delete after unlocking.
+template <class Retained>
+void DropOldestRetained(std::vector<Retained>* retained, uint32_t keep, std::vector<std::string>* manifests,
+                        std::vector<Retained>* dropped) {
+  while (retained->size() > std::max<uint32_t>(keep, 1)) {
+    manifests->push_back(ManifestFileName(retained->front().manifest.info.version));
+    dropped->push_back(std::move(retained->front()));
+    retained->erase(retained->begin());
+  }
+}
 Status ReadManifest(Env* env, const std::string& dir, uint64_t version, CheckpointManifest* manifest);
 
 // The checkpoint versions whose manifests are among `names`, newest first.

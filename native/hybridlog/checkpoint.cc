@@ -219,17 +219,7 @@ Status HybridLogEngine::WriteCheckpoint(Ticket* t, CheckpointManifest* manifest,
   const uint64_t segment_floor = have_previous ? std::max(previous.flushed, state->begin) : state->begin;
   const uint64_t new_segment_bytes = state->flushed > segment_floor ? state->flushed - segment_floor : 0;
   info.duration_micros = MicrosSince(t->cut_time);
-  // The manifest counts itself: its size depends on the figures it holds, so
-  // iterate to the fixed point (varints settle in a step or two).
-  const uint64_t written_before = snapshot_bytes + index_bytes + new_segment_bytes;
-  uint64_t manifest_size = 0;
-  for (int i = 0; i < 4; ++i) {
-    info.bytes_written = written_before + manifest_size;
-    info.total_bytes = total + manifest_size;
-    const uint64_t size = EncodeManifest(*manifest).size();
-    if (size == manifest_size) break;
-    manifest_size = size;
-  }
+  CountManifestItself(manifest, snapshot_bytes + index_bytes + new_segment_bytes, total);
   uint64_t manifest_bytes = 0;
   Status s = WriteManifest(options_.env, dir_, *manifest, &manifest_bytes);
   info.duration_micros = MicrosSince(t->cut_time);
@@ -420,13 +410,12 @@ void HybridLogEngine::RemoveGarbage(const GarbagePlan& plan) {
 
 void HybridLogEngine::ListCheckpoints(std::vector<CheckpointInfo>* checkpoints) {
   std::lock_guard<std::mutex> ck(ckpt_mu_);
-  checkpoints->clear();
-  for (const Retained& r : retained_) checkpoints->push_back(r.manifest.info);
+  RetainedInfos(retained_, checkpoints);
 }
 
 uint64_t HybridLogEngine::LastCheckpointVersion() {
   std::lock_guard<std::mutex> ck(ckpt_mu_);
-  return retained_.empty() ? 0 : retained_.back().manifest.info.version;
+  return NewestRetainedVersion(retained_);
 }
 
 // ---------------------------------------------------------------------------

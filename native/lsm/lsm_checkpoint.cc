@@ -133,17 +133,8 @@ Status LsmEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>& tick
   i.pause_micros = t->pause_micros;
   i.meta = t->request.meta;
   i.meta_kind = t->request.meta_kind;
-  // The manifest counts itself: its size depends on the figures it holds, so
-  // settle them first (varints: two rounds suffice).
   i.duration_micros = MicrosSince(t->cut_time);
-  uint64_t manifest_bytes = 0;
-  for (int round = 0; round < 3; ++round) {
-    i.bytes_written = new_bytes + manifest_bytes;
-    i.total_bytes = table_bytes + manifest_bytes;
-    manifest_bytes = EncodeManifest(manifest).size();
-  }
-  i.bytes_written = new_bytes + manifest_bytes;
-  i.total_bytes = table_bytes + manifest_bytes;
+  CountManifestItself(&manifest, new_bytes, table_bytes);
   uint64_t written = 0;
   // The new tables' directory entries must be durable before a manifest names them.
   Status s = new_bytes > 0 ? env_->SyncDir(dir_) : Status::OK();
@@ -160,7 +151,7 @@ Status LsmEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>& tick
     Lock lock(mu_);
     std::lock_guard<std::mutex> ck(ckpt_mu_);
     retained_.push_back(Retained{manifest, v, t->live_keys});
-    DropOldCheckpointsLocked(&drop_manifests, &dropped);
+    DropOldestRetained(&retained_, options_.retain_checkpoints, &drop_manifests, &dropped);
   }
   // Manifests first: a crash after this leaves tables no manifest names
   // (deleted at the next open), never a manifest without its tables.
@@ -176,23 +167,14 @@ Status LsmEngine::FinishCheckpoint(const std::shared_ptr<CheckpointTicket>& tick
   return s;
 }
 
-void LsmEngine::DropOldCheckpointsLocked(std::vector<std::string>* manifests, std::vector<Retained>* dropped) {
-  while (retained_.size() > std::max<uint32_t>(options_.retain_checkpoints, 1)) {
-    manifests->push_back(ManifestFileName(retained_.front().manifest.info.version));
-    dropped->push_back(std::move(retained_.front()));
-    retained_.erase(retained_.begin());
-  }
-}
-
 void LsmEngine::ListCheckpoints(std::vector<CheckpointInfo>* checkpoints) {
   std::lock_guard<std::mutex> ck(ckpt_mu_);
-  checkpoints->clear();
-  for (const Retained& r : retained_) checkpoints->push_back(r.manifest.info);
+  RetainedInfos(retained_, checkpoints);
 }
 
 uint64_t LsmEngine::LastCheckpointVersion() {
   std::lock_guard<std::mutex> ck(ckpt_mu_);
-  return retained_.empty() ? 0 : retained_.back().manifest.info.version;
+  return NewestRetainedVersion(retained_);
 }
 
 // ---------------------------------------------------------------------------

@@ -149,7 +149,6 @@ class LsmEngine final : public Engine {
   // ---- checkpoints (lsm_checkpoint.cc) ----
   Status Recover();
   Status LoadManifest(const CheckpointManifest& manifest, std::map<uint64_t, TableRef>* opened, Retained* out);
-  void DropOldCheckpointsLocked(std::vector<std::string>* manifests_to_delete, std::vector<Retained>* dropped);
 
   LsmOptions options_;
   std::string dir_;
