@@ -7,6 +7,7 @@
 #include <string>
 
 #include "appendlog/append_log.h"
+#include "appendlog/append_log_testing.h"
 #include "common/engine_testing.h"
 #include "common/env_fault.h"
 #include "common/env_mem.h"
@@ -17,31 +18,14 @@ namespace {
 
 using testing::Checkpoint;
 using testing::StatValue;
-using Model = std::map<std::string, std::string>;
 const char* const kDir = "/db";
 
 AppendLogOptions FaultOptions(Env* env) {
-  AppendLogOptions o;
-  o.env = env;
-  o.segment_bytes = 64 << 10;
-  o.write_buffer_bytes = 4096;
+  AppendLogOptions o = TinyAppendLogOptions(env);
   o.merge_dead_ratio = 0.3;
   o.background_merge = false;  // merges run through Compact, where the test can see them fail
   o.retain_checkpoints = 2;
   return o;
-}
-
-std::string Mismatch(Engine* e, const Model& m) {
-  for (const auto& [k, v] : m) {
-    std::string got;
-    Status s = e->Get(k, &got);
-    if (!s.ok() || got != v) return "key " + k + ": " + s.ToString();
-  }
-  EngineStats stats;
-  e->GetStats(&stats);
-  if (stats.keys != m.size()) return "keys " + std::to_string(stats.keys) + " vs model " + std::to_string(m.size());
-  Status v = e->Verify();
-  return v.ok() ? "" : v.ToString();
 }
 
 FaultPlan RandomPlan(uint64_t* rng) {
@@ -116,7 +100,7 @@ TEST(AppendLogFaults, RandomDiskFaultsKeepTheStoreConsistent) {
     }
     env.Disarm();
     // What the calls that returned OK wrote is what the store holds.
-    std::string why = Mismatch(e.get(), live);
+    std::string why = DifferenceFromModel(e.get(), live);
     if (!why.empty()) FAIL_AT_LINE("round " + std::to_string(round) + " live: " + why);
     fired += env.faults_fired();
     ASSERT_OK(e->Close());
@@ -126,7 +110,7 @@ TEST(AppendLogFaults, RandomDiskFaultsKeepTheStoreConsistent) {
     AppendLogOptions plain = o;
     plain.env = &mem;
     ASSERT_OK(AppendLog::Open(plain, kDir, &again));
-    why = Mismatch(again.get(), last);
+    why = DifferenceFromModel(again.get(), last);
     if (!why.empty()) FAIL_AT_LINE("round " + std::to_string(round) + " reopened: " + why);
   }
   EXPECT_TRUE(fired > 30);
@@ -154,17 +138,17 @@ TEST(AppendLogFaults, AFailedMergeLosesNothingAndALaterOneSucceeds) {
   CompactionResult result;
   EXPECT_STATUS(e->Compact(&result), kIoError);
   env.Disarm();
-  EXPECT_EQ(Mismatch(e.get(), m), "");
+  EXPECT_EQ(DifferenceFromModel(e.get(), m), "");
   // A checkpoint now covers segments the failed merge left (their hints too).
   ASSERT_OK(Checkpoint(e.get()));
   ASSERT_OK(e->Compact(&result));
   EXPECT_TRUE(result.bytes_reclaimed > 0);
-  EXPECT_EQ(Mismatch(e.get(), m), "");
+  EXPECT_EQ(DifferenceFromModel(e.get(), m), "");
   ASSERT_OK(e->Close());
   e.reset();
   AppendLogOptions plain = FaultOptions(&mem);
   ASSERT_OK(AppendLog::Open(plain, kDir, &e));
-  EXPECT_EQ(Mismatch(e.get(), m), "");
+  EXPECT_EQ(DifferenceFromModel(e.get(), m), "");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "appendlog/append_log.h"
+#include "appendlog/append_log_testing.h"
 #include "appendlog/hint_file.h"
 #include "appendlog/segment.h"
 #include "common/engine_testing.h"
@@ -22,18 +23,7 @@ namespace {
 
 using testing::Checkpoint;
 using testing::StatValue;
-using Model = std::map<std::string, std::string>;
 const char* const kDir = "/db";
-
-AppendLogOptions TinyOptions(Env* env) {
-  AppendLogOptions o;
-  o.env = env;
-  o.segment_bytes = 64 << 10;
-  o.write_buffer_bytes = 4096;
-  o.merge_dead_ratio = 0.4;
-  o.retain_checkpoints = 3;
-  return o;
-}
 
 std::unique_ptr<Engine> OpenOrDie(const AppendLogOptions& o) {
   std::unique_ptr<Engine> e;
@@ -43,26 +33,8 @@ std::unique_ptr<Engine> OpenOrDie(const AppendLogOptions& o) {
 }
 
 bool SameAs(Engine* e, const Model& m, std::string* why) {
-  for (const auto& [k, v] : m) {
-    std::string got;
-    Status s = e->Get(k, &got);
-    if (!s.ok() || got != v) {
-      *why = "key " + k + ": " + s.ToString() + (s.ok() ? " (value differs: " + std::to_string(got.size()) + " bytes \"" + got.substr(0, 30) + "\" vs " + std::to_string(v.size()) + " \"" + v.substr(0, 30) + "\")" : "");
-      return false;
-    }
-  }
-  EngineStats stats;
-  e->GetStats(&stats);
-  if (stats.keys != m.size()) {
-    *why = "engine has " + std::to_string(stats.keys) + " keys, model " + std::to_string(m.size());
-    return false;
-  }
-  Status v = e->Verify();
-  if (!v.ok()) {
-    *why = v.ToString();
-    return false;
-  }
-  return true;
+  *why = DifferenceFromModel(e, m);
+  return why->empty();
 }
 
 #define EXPECT_SAME(e, m)                                                  \
@@ -82,7 +54,7 @@ TEST(AppendLog, ModelWithCheckpointsRestoresReopensAndCrashes) {
   uint64_t rng = testing::TestSeed();
   for (int round = 0; round < 4; ++round) {
     MemEnv env;
-    AppendLogOptions o = TinyOptions(&env);
+    AppendLogOptions o = TinyAppendLogOptions(&env);
     o.background_merge = round % 2 == 0;
     std::unique_ptr<Engine> e = OpenOrDie(o);
     ASSERT_TRUE(e != nullptr);
@@ -172,7 +144,7 @@ TEST(AppendLog, ModelWithCheckpointsRestoresReopensAndCrashes) {
 
 TEST(AppendLog, DeletesStayDeletedAcrossReopenAndMerge) {
   MemEnv env;
-  AppendLogOptions o = TinyOptions(&env);
+  AppendLogOptions o = TinyAppendLogOptions(&env);
   o.background_merge = false;
   std::unique_ptr<Engine> e = OpenOrDie(o);
   ASSERT_TRUE(e != nullptr);
@@ -210,7 +182,7 @@ TEST(AppendLog, DeletesStayDeletedAcrossReopenAndMerge) {
 
 TEST(AppendLog, AMergeKeepsATombstoneWhileAnOlderValueSurvivesElsewhere) {
   MemEnv env;
-  AppendLogOptions o = TinyOptions(&env);
+  AppendLogOptions o = TinyAppendLogOptions(&env);
   o.merge_dead_ratio = 0.5;
   std::unique_ptr<Engine> e = OpenOrDie(o);
   ASSERT_TRUE(e != nullptr);
@@ -244,7 +216,7 @@ TEST(AppendLog, AMergeKeepsATombstoneWhileAnOlderValueSurvivesElsewhere) {
 
 TEST(AppendLog, OpeningReadsHintsNotValues) {
   MemEnv env;
-  AppendLogOptions o = TinyOptions(&env);
+  AppendLogOptions o = TinyAppendLogOptions(&env);
   o.background_merge = false;
   std::unique_ptr<Engine> e = OpenOrDie(o);
   ASSERT_TRUE(e != nullptr);
@@ -286,7 +258,7 @@ TEST(AppendLog, OpeningReadsHintsNotValues) {
 
 TEST(AppendLog, BackgroundMergeReclaimsDeadSegmentsBesideWrites) {
   MemEnv env;
-  AppendLogOptions o = TinyOptions(&env);
+  AppendLogOptions o = TinyAppendLogOptions(&env);
   std::unique_ptr<Engine> e = OpenOrDie(o);
   ASSERT_TRUE(e != nullptr);
   Model m;
@@ -320,7 +292,7 @@ TEST(AppendLog, BackgroundMergeReclaimsDeadSegmentsBesideWrites) {
 
 TEST(AppendLog, LargeValuesGetTheirOwnSegment) {
   MemEnv env;
-  AppendLogOptions o = TinyOptions(&env);
+  AppendLogOptions o = TinyAppendLogOptions(&env);
   std::unique_ptr<Engine> e = OpenOrDie(o);
   ASSERT_TRUE(e != nullptr);
   const std::string big(300 << 10, 'B');  // larger than a segment (64 KiB)
@@ -343,12 +315,12 @@ TEST(AppendLog, LargeValuesGetTheirOwnSegment) {
 TEST(AppendLog, OptionsAreValidatedByName) {
   MemEnv env;
   std::unique_ptr<Engine> e;
-  AppendLogOptions o = TinyOptions(&env);
+  AppendLogOptions o = TinyAppendLogOptions(&env);
   o.segment_bytes = 1000;
   Status s = AppendLog::Open(o, kDir, &e);
   EXPECT_STATUS(s, kInvalidArgument);
   EXPECT_TRUE(std::string(s.message()).find("segmentBytes") != std::string::npos);
-  o = TinyOptions(&env);
+  o = TinyAppendLogOptions(&env);
   o.merge_dead_ratio = 0;
   s = AppendLog::Open(o, kDir, &e);
   EXPECT_TRUE(std::string(s.message()).find("mergeDeadRatio") != std::string::npos);
@@ -357,7 +329,7 @@ TEST(AppendLog, OptionsAreValidatedByName) {
 TEST(AppendLog, RecoveryOfManyHintsSplitAcrossTwoThreadsMatchesTheModel) {
   // Over 1 MiB of hint files: recovery decodes them on two threads.
   MemEnv env;
-  AppendLogOptions o = TinyOptions(&env);
+  AppendLogOptions o = TinyAppendLogOptions(&env);
   o.segment_bytes = 1 << 20;
   o.write_buffer_bytes = 1 << 16;
   o.background_merge = false;
@@ -389,7 +361,7 @@ TEST(AppendLog, RecoveryOfManyHintsSplitAcrossTwoThreadsMatchesTheModel) {
 
 TEST(AppendLog, SealedSegmentsGetOneHintFileInsteadOfManyDeltas) {
   MemEnv env;
-  AppendLogOptions o = TinyOptions(&env);
+  AppendLogOptions o = TinyAppendLogOptions(&env);
   o.merge_dead_ratio = 1;  // no merges: only the hint consolidation rewrites anything
   std::unique_ptr<Engine> e = OpenOrDie(o);
   ASSERT_TRUE(e != nullptr);
@@ -424,7 +396,7 @@ TEST(AppendLog, RestoresRacingMergesAndCompactions) {
   // background merge waits for it between picking its inputs and merging:
   // the interleaving in which a restore could hand it the active segment.
   MemEnv env;
-  AppendLogOptions o = TinyOptions(&env);
+  AppendLogOptions o = TinyAppendLogOptions(&env);
   o.merge_dead_ratio = 0.2;
   std::unique_ptr<Engine> e = OpenOrDie(o);
   ASSERT_TRUE(e != nullptr);
