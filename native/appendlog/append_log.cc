@@ -2,7 +2,6 @@
 // batches, stats and verification. The design is in append_log_impl.h.
 #include <algorithm>
 #include <cstring>
-#include <unordered_map>
 
 #include "appendlog/append_log_impl.h"
 #include "common/hash.h"
@@ -388,68 +387,34 @@ Status AppendLogEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results
     }
     return Status::OK();
   }
-  // Pass 1 computes every key's final state without writing, so an operation
-  // that fails on the stored data fails the batch before anything changed.
-  struct Final {
-    bool live = false;
-    std::string value;
-  };
-  std::unordered_map<std::string_view, Final> finals;
-  finals.reserve(batch.size());
-  std::vector<std::string_view> order;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const WriteBatch::Op op = batch.op(i);
-    const std::string_view k(op.key.data(), op.key.size());
-    auto [it, inserted] = finals.try_emplace(k);
-    Final& f = it->second;
-    if (inserted) {
-      order.push_back(k);
-      KeyDir::Slot* slot = nullptr;
-      TIDEKV_RETURN_IF_ERROR(FindLocked(op.key, HashKey(op.key), &slot));
-      if (slot != nullptr) {
-        f.live = true;
-        if (op.type == BatchOpType::kMerge) {
+  // Pass 1 computes every key's final state without writing (ResolveBatch).
+  std::vector<BatchKeyFinal> finals;
+  TIDEKV_RETURN_IF_ERROR(ResolveBatch(
+      batch, kMaxValueBytes,
+      [&](Slice key, bool want_value, bool* live, std::string* value) -> Status {
+        KeyDir::Slot* slot = nullptr;
+        TIDEKV_RETURN_IF_ERROR(FindLocked(key, HashKey(key), &slot));
+        *live = slot != nullptr;
+        if (*live && want_value) {
           Slice current;
           TIDEKV_RETURN_IF_ERROR(ReadValueLocked(slot->loc, &current));
-          f.value.assign(current.data(), current.size());
+          value->assign(current.data(), current.size());
         }
-      }
-    }
-    switch (op.type) {
-      case BatchOpType::kPut:
-        f.live = true;
-        f.value.assign(op.value.data(), op.value.size());
-        break;
-      case BatchOpType::kDelete:
-        f.live = false;
-        f.value.clear();
-        break;
-      case BatchOpType::kMerge: {
-        const Slice base(f.value);
-        std::string next;
-        TIDEKV_RETURN_IF_ERROR(ResolveMerge(f.live ? &base : nullptr, op.merge_op, op.value, kMaxValueBytes, &next));
-        f.value = std::move(next);
-        f.live = true;
-        if (op.merge_op == MergeOp::kAddInt64 && add_results != nullptr) {
-          add_results[i] = static_cast<int64_t>(LoadFixed64(f.value.data()));
-        }
-        break;
-      }
-    }
-  }
+        return Status::OK();
+      },
+      add_results, &finals));
   // Pass 2 writes each key's final state once.
-  for (size_t i = 0; i < order.size(); ++i) {
-    const Final& f = finals[order[i]];
-    const Slice key(order[i].data(), order[i].size());
-    const uint64_t hash = HashKey(key);
+  for (size_t i = 0; i < finals.size(); ++i) {
+    const BatchKeyFinal& f = finals[i];
+    const uint64_t hash = HashKey(f.key);
     Status s;
     if (f.live) {
       KeyDir::Slot* slot = nullptr;
-      s = FindLocked(key, hash, &slot);
-      if (s.ok()) s = PutLocked(key, hash, slot, f.value);
+      s = FindLocked(f.key, hash, &slot);
+      if (s.ok()) s = PutLocked(f.key, hash, slot, f.value);
     } else {
       bool existed = false;
-      s = DeleteLocked(key, hash, &existed);
+      s = DeleteLocked(f.key, hash, &existed);
     }
     if (!s.ok()) return i == 0 ? s : Status(s.code(), "batch applied in part: " + std::string(s.message()));
   }

@@ -1,5 +1,8 @@
 #include "merge.h"
 
+#include <string_view>
+#include <unordered_map>
+
 namespace tidekv {
 
 Status CheckAppendSize(size_t old_bytes, size_t operand_bytes, size_t max_value_bytes) {
@@ -35,6 +38,47 @@ Status ResolveMerge(const Slice* base, MergeOp op, Slice operand, size_t max_val
   out->reserve(base_bytes + operand.size());
   if (base != nullptr) out->append(*base);
   out->append(operand);
+  return Status::OK();
+}
+
+Status ResolveBatch(const WriteBatch& batch, size_t max_value_bytes, const BatchLookup& lookup, int64_t* add_results,
+                    std::vector<BatchKeyFinal>* finals) {
+  finals->clear();
+  std::unordered_map<std::string_view, size_t> index;  // key -> its entry in *finals
+  index.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const WriteBatch::Op op = batch.op(i);
+    auto [it, inserted] = index.try_emplace(std::string_view(op.key.data(), op.key.size()), finals->size());
+    if (inserted) {
+      BatchKeyFinal fresh;
+      fresh.key = op.key;
+      TIDEKV_RETURN_IF_ERROR(lookup(op.key, op.type == BatchOpType::kMerge, &fresh.was_live, &fresh.value));
+      fresh.live = fresh.was_live;
+      finals->push_back(std::move(fresh));
+    }
+    BatchKeyFinal& f = (*finals)[it->second];
+    switch (op.type) {
+      case BatchOpType::kPut:
+        f.live = true;
+        f.value.assign(op.value.data(), op.value.size());
+        break;
+      case BatchOpType::kDelete:
+        f.live = false;
+        f.value.clear();
+        break;
+      case BatchOpType::kMerge: {
+        const Slice base(f.value);
+        std::string next;
+        TIDEKV_RETURN_IF_ERROR(ResolveMerge(f.live ? &base : nullptr, op.merge_op, op.value, max_value_bytes, &next));
+        f.value = std::move(next);
+        f.live = true;
+        if (op.merge_op == MergeOp::kAddInt64 && add_results != nullptr) {
+          add_results[i] = static_cast<int64_t>(LoadFixed64(f.value.data()));
+        }
+        break;
+      }
+    }
+  }
   return Status::OK();
 }
 

@@ -9,10 +9,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "slice.h"
 #include "status.h"
+#include "write_batch.h"
 
 namespace tidekv {
 
@@ -51,5 +54,23 @@ inline int64_t MergeDelta(Slice operand) { return static_cast<int64_t>(LoadFixed
 // kTypeMismatch / kOverflow from AddInt64, kInvalidArgument when the result
 // would exceed max_value_bytes.
 Status ResolveMerge(const Slice* base, MergeOp op, Slice operand, size_t max_value_bytes, std::string* out);
+
+// A key's state after a whole batch, computed without writing: engines that
+// resolve merges at write time (LSM, append log) check a batch with merges
+// this way, so an operation that fails on the stored data (a type mismatch,
+// an overflow, a value over the limit) fails it before anything changed.
+struct BatchKeyFinal {
+  Slice key;  // points into the batch
+  bool was_live = false;
+  bool live = false;
+  std::string value;  // the final value when live
+};
+// Reports a key's state before the batch: *live, and *value when want_value
+// (the key's first operation is a merge) and the key is live.
+using BatchLookup = std::function<Status(Slice key, bool want_value, bool* live, std::string* value)>;
+// *finals: one per distinct key, in order of first appearance. add_results
+// (when not null) receives each kAddInt64 operation's new counter at its index.
+Status ResolveBatch(const WriteBatch& batch, size_t max_value_bytes, const BatchLookup& lookup, int64_t* add_results,
+                    std::vector<BatchKeyFinal>* finals);
 
 }  // namespace tidekv

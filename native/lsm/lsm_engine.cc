@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstring>
 #include <set>
-#include <unordered_map>
 
 #include "common/hash.h"
 #include "common/limits.h"
@@ -371,64 +370,28 @@ Status LsmEngine::ApplyBatch(const WriteBatch& batch, int64_t* add_results) {
     }
     return AfterWriteLocked(lock, bytes);
   }
-  // Pass 1 computes every key's final state without writing: an operation
-  // that fails on the stored data (a type mismatch, an overflow, a value over
-  // the limit) fails the batch before anything changed.
-  struct Final {
-    bool was_live;
-    bool live;
-    std::string value;
-  };
-  std::unordered_map<std::string_view, Final> finals;
-  finals.reserve(batch.size());
-  std::vector<std::string_view> order;  // first appearance of each key
-  size_t bytes = 0;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const WriteBatch::Op op = batch.op(i);
-    const std::string_view k(op.key.data(), op.key.size());
-    auto [it, inserted] = finals.try_emplace(k);
-    Final& f = it->second;
-    if (inserted) {
-      Slice current;
-      TIDEKV_RETURN_IF_ERROR(IsLiveLocked(op.key, HashKey(op.key), &f.was_live, &current));
-      f.live = f.was_live;
-      if (f.live && op.type == BatchOpType::kMerge) f.value.assign(current.data(), current.size());
-      order.push_back(k);
-    }
-    switch (op.type) {
-      case BatchOpType::kPut:
-        f.live = true;
-        f.value.assign(op.value.data(), op.value.size());
-        break;
-      case BatchOpType::kDelete:
-        f.live = false;
-        f.value.clear();
-        break;
-      case BatchOpType::kMerge: {
-        const Slice base(f.value);
-        std::string next;
-        TIDEKV_RETURN_IF_ERROR(ResolveMerge(f.live ? &base : nullptr, op.merge_op, op.value, kMaxValueBytes, &next));
-        f.value = std::move(next);
-        f.live = true;
-        if (op.merge_op == MergeOp::kAddInt64 && add_results != nullptr) {
-          add_results[i] = static_cast<int64_t>(LoadFixed64(f.value.data()));
-        }
-        break;
-      }
-    }
-  }
+  // Pass 1 computes every key's final state without writing (ResolveBatch).
+  std::vector<BatchKeyFinal> finals;
+  TIDEKV_RETURN_IF_ERROR(ResolveBatch(
+      batch, kMaxValueBytes,
+      [&](Slice key, bool want_value, bool* live, std::string* value) -> Status {
+        Slice current;
+        TIDEKV_RETURN_IF_ERROR(IsLiveLocked(key, HashKey(key), live, &current));
+        if (*live && want_value) value->assign(current.data(), current.size());
+        return Status::OK();
+      },
+      add_results, &finals));
   // Pass 2 writes each key's final state once.
-  for (const std::string_view& k : order) {
-    const Final& f = finals[k];
-    const Slice key(k.data(), k.size());
+  size_t bytes = 0;
+  for (const BatchKeyFinal& f : finals) {
     if (f.live) {
-      Status s = mem_->Put(key, f.value);
+      Status s = mem_->Put(f.key, f.value);
       if (!s.ok()) return Status(s.code(), "batch applied in part: " + std::string(s.message()));
-      bytes += k.size() + f.value.size();
+      bytes += f.key.size() + f.value.size();
     } else if (f.was_live) {
-      Status s = mem_->Delete(key);
+      Status s = mem_->Delete(f.key);
       if (!s.ok()) return Status(s.code(), "batch applied in part: " + std::string(s.message()));
-      bytes += k.size();
+      bytes += f.key.size();
     }
     live_keys_ += static_cast<uint64_t>(f.live) - static_cast<uint64_t>(f.was_live);
   }
